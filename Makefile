@@ -1,0 +1,51 @@
+# The course's two everyday commands are `make setup` and `make test` (see README.md).
+# Variables: PROFILE (smoke|cpu|gpu) for run and test, NOTEBOOKS (names or prefixes) for run,
+# JOBS (parallel pytest workers) for test, PYTHON3 (the interpreter that creates the venv).
+
+PYTHON3 ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JOBS ?= 2
+# Tests default to the fast smoke profile; `make run` defaults to the machine's own profile.
+TEST_PROFILE := $(or $(PROFILE),$(COURSE_PROFILE),smoke)
+
+.PHONY: setup test run labs check-labs clean-notebooks data-status kernel clean help
+
+help:
+	@echo "make setup            create $(VENV), install the course and its dependencies, register the kernel"
+	@echo "make test             unit tests + every solution/companion notebook (PROFILE=smoke by default)"
+	@echo "make run              execute notebooks headless into build/ (PROFILE=..., NOTEBOOKS='01 02')"
+	@echo "make labs             regenerate labs/ from solutions/"
+	@echo "make clean-notebooks  strip outputs from solutions/ and notebooks/ before committing"
+	@echo "make data-status      show which datasets are cached"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --editable .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cnn-course)" >/dev/null
+	@touch $@
+	@echo "Set up: activate with 'source $(VENV)/bin/activate', then 'jupyter lab'."
+
+test: setup
+	COURSE_PROFILE=$(TEST_PROFILE) $(PY) -m pytest -n $(JOBS) --dist loadfile
+
+run: setup
+	$(PY) -m utils run $(if $(PROFILE),--profile $(PROFILE)) $(NOTEBOOKS)
+
+labs: setup
+	$(PY) -m utils labs
+
+check-labs: setup
+	$(PY) -m utils labs --check
+
+clean-notebooks: setup
+	$(PY) -m utils clean
+
+data-status: setup
+	$(PY) -m utils data status
+
+clean:
+	rm -rf build

@@ -1,0 +1,116 @@
+"""The course's command line: ``python -m utils COMMAND`` (see ``python -m utils --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Execute solution and companion notebooks headless and print a summary table."""
+    from utils import runner
+
+    results = runner.run(args.notebooks or None, profile=args.profile, out_dir=Path(args.out))
+    return 0 if all(r.status == "passed" for r in results) else 1
+
+
+def _cmd_labs(args: argparse.Namespace) -> int:
+    """Regenerate labs/ from solutions/, or check that they are in sync."""
+    from utils import labs
+
+    drifted = labs.generate(check=args.check)
+    if args.check:
+        if drifted:
+            print("Out of sync with solutions/ (run `make labs`): " + ", ".join(drifted))
+            return 1
+        print("labs/ is in sync with solutions/.")
+        return 0
+    print("Regenerated: " + ", ".join(drifted) if drifted else "labs/ was already up to date.")
+    return 0
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    """Strip outputs and execution counts from notebooks (default: solutions/ and notebooks/)."""
+    from utils import labs
+
+    paths = [Path(p) for p in args.paths] or sorted(labs.SOLUTIONS.glob("*.ipynb")) + sorted(
+        labs.NOTEBOOKS.glob("*.ipynb")
+    )
+    changed = labs.clean(paths)
+    print("Cleaned: " + ", ".join(changed) if changed else "Nothing to clean.")
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    """Show the active profile and each lab's settings in it."""
+    from utils.profiles import LABS, get_profile
+
+    profile = get_profile(args.profile)
+    print(profile)
+    for lab in args.labs or list(LABS):
+        print(profile.lab(lab))
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    """Show, download or import the course's datasets."""
+    from utils import data
+
+    if args.action == "status":
+        print(data.format_status(data.status()))
+    elif args.action == "fetch":
+        data.fetch(args.names or None)
+        print(data.format_status(data.status()))
+    elif args.action == "import":
+        if len(args.names) != 1:
+            print("usage: python -m utils data import DIR", file=sys.stderr)
+            return 2
+        imported = data.import_dir(Path(args.names[0]))
+        print(f"Imported {len(imported)} file(s) into {data.data_dir()}.")
+        print(data.format_status(data.status()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m utils``."""
+    parser = argparse.ArgumentParser(prog="python -m utils", description="Convolutional-networks course tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="execute solution/companion notebooks headless and summarise")
+    p.add_argument("notebooks", nargs="*", help="names or prefixes (e.g. 01) or paths; default: all")
+    p.add_argument("--profile", choices=["smoke", "cpu", "gpu"], help="default: $COURSE_PROFILE or by hardware")
+    p.add_argument("--out", default="build", help="folder for executed notebooks, HTML and summary.json")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("labs", help="regenerate labs/ from solutions/")
+    p.add_argument("--check", action="store_true", help="only report labs that are out of sync")
+    p.set_defaults(func=_cmd_labs)
+
+    p = sub.add_parser("clean", help="strip outputs from notebooks before committing")
+    p.add_argument("paths", nargs="*", help="notebooks; default: solutions/ and notebooks/")
+    p.set_defaults(func=_cmd_clean)
+
+    p = sub.add_parser("profile", help="show the active profile and its per-lab settings")
+    p.add_argument("labs", nargs="*", help="labs to show; default: all")
+    p.add_argument("--profile", choices=["smoke", "cpu", "gpu"])
+    p.set_defaults(func=_cmd_profile)
+
+    p = sub.add_parser("data", help="datasets: status | fetch [NAME...] | import DIR")
+    p.add_argument("action", choices=["status", "fetch", "import"])
+    p.add_argument("names", nargs="*", help="dataset names (fetch) or a folder (import)")
+    p.set_defaults(func=_cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,170 @@
+"""Generate the student labs in ``labs/`` from the instructor solutions in ``solutions/``.
+
+Solutions are the one source of truth. They carry nbgrader-compatible markers
+and metadata: code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` in
+cells marked ``solution``, hidden tests between ``### BEGIN HIDDEN TESTS`` and
+``### END HIDDEN TESTS`` in cells marked ``grade`` (with ``grade_id`` and
+``points``). Generation runs nbgrader's own preprocessors, as ``nbgrader
+generate_assignment`` does, without its database: solutions become
+``# YOUR CODE HERE`` stubs, hidden tests disappear, outputs are cleared, grade
+cells are locked and checksummed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+LABS = ROOT / "labs"
+NOTEBOOKS = ROOT / "notebooks"
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+class LabError(ValueError):
+    """A solution notebook whose markers or metadata are inconsistent."""
+
+
+def read(path: Path) -> NotebookNode:
+    """Read a notebook as nbformat version 4."""
+    return nbformat.read(str(path), as_version=4)
+
+
+def write(nb: NotebookNode, path: Path) -> None:
+    """Write a notebook in nbformat's canonical layout (sorted keys, one-space indent)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+
+
+def clear_outputs(nb: NotebookNode) -> NotebookNode:
+    """Remove outputs, execution counts and execution metadata from every code cell."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+            cell.metadata.pop("execution", None)
+            cell.metadata.pop("collapsed", None)
+            cell.metadata.pop("scrolled", None)
+    return nb
+
+
+def validate(nb: NotebookNode, name: str) -> None:
+    """Check that markers sit in cells with matching metadata and grade ids are unique."""
+    seen: set[str] = set()
+    for index, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        where = f"{name}, cell {index}"
+        source = cell.source
+        if BEGIN_SOLUTION in source and not meta.get("solution"):
+            raise LabError(f"{where} has a solution region but no nbgrader 'solution' metadata.")
+        if BEGIN_HIDDEN in source and not meta.get("grade"):
+            raise LabError(f"{where} has hidden tests but no nbgrader 'grade' metadata.")
+        if source.count(BEGIN_SOLUTION) != source.count(END_SOLUTION):
+            raise LabError(f"{where} has unbalanced BEGIN/END SOLUTION markers.")
+        if source.count(BEGIN_HIDDEN) != source.count(END_HIDDEN):
+            raise LabError(f"{where} has unbalanced BEGIN/END HIDDEN TESTS markers.")
+        if meta.get("solution") and cell.cell_type == "code" and BEGIN_SOLUTION not in source:
+            raise LabError(f"{where} is a solution cell without a ### BEGIN SOLUTION region.")
+        if meta:
+            grade_id = meta.get("grade_id")
+            if not grade_id:
+                raise LabError(f"{where} has nbgrader metadata but no grade_id.")
+            if grade_id in seen:
+                raise LabError(f"{where} repeats grade_id '{grade_id}'.")
+            seen.add(grade_id)
+            if meta.get("grade") and not meta.get("points"):
+                raise LabError(f"{where} is a grade cell worth no points.")
+
+
+def make_lab(solution: NotebookNode, name: str = "notebook") -> NotebookNode:
+    """Return the student version of a solution notebook."""
+    from nbgrader.preprocessors import (
+        ClearHiddenTests,
+        ClearOutput,
+        ClearSolutions,
+        ComputeChecksums,
+        LockCells,
+    )
+
+    validate(solution, name)
+    nb = nbformat.from_dict(solution)  # a deep copy: preprocessors work in place
+    resources: dict = {}
+    for preprocessor in (LockCells(), ClearSolutions(), ClearHiddenTests(), ClearOutput(), ComputeChecksums()):
+        nb, resources = preprocessor.preprocess(nb, resources)
+    clear_outputs(nb)
+    nb.metadata.pop("celltoolbar", None)
+    return nb
+
+
+def lab_path(solution_path: Path) -> Path:
+    """Return where the lab generated from a solution notebook lives."""
+    return LABS / solution_path.name
+
+
+def solution_paths() -> list[Path]:
+    """Return the solution notebooks, in lab order."""
+    return sorted(SOLUTIONS.glob("*.ipynb"))
+
+
+def generate(check: bool = False) -> list[str]:
+    """Regenerate every lab (or, with ``check``, list the labs that differ from a regeneration)."""
+    drifted = []
+    expected_names = set()
+    for path in solution_paths():
+        target = lab_path(path)
+        expected_names.add(target.name)
+        text = nbformat.writes(make_lab(read(path), path.name)) + "\n"
+        current = target.read_text(encoding="utf-8") if target.exists() else ""
+        if current != text:
+            drifted.append(str(target.relative_to(ROOT)))
+            if not check:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+    for stray in sorted(LABS.glob("*.ipynb")):
+        if stray.name not in expected_names:
+            drifted.append(str(stray.relative_to(ROOT)) + " (no matching solution)")
+            if not check:
+                stray.unlink()
+    return drifted
+
+
+def diff(path: Path) -> str:
+    """Return a unified diff between a committed lab and its fresh regeneration."""
+    target = lab_path(path)
+    fresh = (nbformat.writes(make_lab(read(path), path.name)) + "\n").splitlines(keepends=True)
+    current = target.read_text(encoding="utf-8").splitlines(keepends=True) if target.exists() else []
+    return "".join(difflib.unified_diff(current, fresh, str(target), "regenerated"))
+
+
+def solution_lines(nb: NotebookNode) -> set[str]:
+    """Return the stripped code lines inside the notebook's solution regions."""
+    lines: set[str] = set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if BEGIN_SOLUTION in line:
+                inside = True
+            elif END_SOLUTION in line:
+                inside = False
+            elif inside and line.strip():
+                lines.add(line.strip())
+    return lines
+
+
+def clean(paths: list[Path]) -> list[str]:
+    """Strip outputs and execution counts from notebooks in place; return those changed."""
+    changed = []
+    for path in paths:
+        before = path.read_text(encoding="utf-8")
+        nb = clear_outputs(nbformat.reads(before, as_version=4))
+        after = nbformat.writes(nb) + "\n"
+        if after != before:
+            path.write_text(after, encoding="utf-8")
+            changed.append(str(path))
+    return changed
