@@ -62,3 +62,10 @@ def test_cli_profile_and_labs_check(capsys) -> None:
     assert cli.main(["profile", "backprop", "--profile", "cpu"]) == 0
     assert "Lab 'backprop' in profile 'cpu'" in capsys.readouterr().out
     assert cli.main(["labs", "--check"]) == 0
+
+
+def test_cli_data_status_on_an_empty_cache(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert cli.main(["data", "status"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path) in out and "mnist" in out and "missing" in out
