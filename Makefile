@@ -9,7 +9,7 @@ JOBS ?= 2
 # Tests default to the fast smoke profile; `make run` defaults to the machine's own profile.
 TEST_PROFILE := $(or $(PROFILE),$(COURSE_PROFILE),smoke)
 
-.PHONY: setup test run labs check-labs clean-notebooks data-status kernel clean help
+.PHONY: setup setup-gpu test run labs check-labs clean-notebooks data-status kernel clean help
 
 help:
 	@echo "make setup            create $(VENV), install the course and its dependencies, register the kernel"
@@ -28,6 +28,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cnn-course)" >/dev/null
 	@touch $@
 	@echo "Set up: activate with 'source $(VENV)/bin/activate', then 'jupyter lab'."
+
+# GPU runners: the same environment with TensorFlow's CUDA build instead of tensorflow-cpu.
+setup-gpu: setup
+	$(PY) -m pip uninstall --quiet --yes tensorflow-cpu
+	$(PY) -m pip install --quiet --quiet "tensorflow[and-cuda]==2.21.*"
 
 test: setup
 	COURSE_PROFILE=$(TEST_PROFILE) $(PY) -m pytest -n $(JOBS) --dist loadfile
