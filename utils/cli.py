@@ -72,6 +72,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """Measure each lab model's training throughput against the machine's matmul rate."""
+    from utils import bench
+
+    bench.run(profile=args.profile, out=Path(args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m utils``."""
     parser = argparse.ArgumentParser(prog="python -m utils", description="Convolutional-networks course tools.")
@@ -100,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["status", "fetch", "import"])
     p.add_argument("names", nargs="*", help="dataset names (fetch) or a folder (import)")
     p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("bench", help="training throughput of each lab's model versus the matmul peak")
+    p.add_argument("--profile", choices=["smoke", "cpu", "gpu"])
+    p.add_argument("--out", default="build/bench.json", help="where to write the JSON report")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -151,4 +151,14 @@ def run(names: list[str] | None = None, profile: str | None = None, out_dir: Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = {"profile": active.name, "results": [asdict(r) for r in results]}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    merge_summary(out_dir / f"summary-{active.name}.json", summary)
     return results
+
+
+def merge_summary(path: Path, summary: dict) -> None:
+    """Update a per-profile summary file with this run's results, keeping other notebooks' rows."""
+    previous = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"results": []}
+    rows = {row["notebook"]: row for row in previous["results"]}
+    rows.update({row["notebook"]: row for row in summary["results"]})
+    merged = {"profile": summary["profile"], "results": [rows[name] for name in sorted(rows)]}
+    path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
