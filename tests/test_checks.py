@@ -121,3 +121,7 @@ def test_check_equal() -> None:
     checks.check_equal("shape", (2, 10), (2, 10))
     with pytest.raises(CheckFailure, match=r"shape is \(2, 3\), expected \(2, 10\)"):
         checks.check_equal("shape", (2, 3), (2, 10))
+    checks.check_equal("rows", [(1, 2), (3, 4)], [[1, 2], [3, 4]])
+    checks.check_equal("sizes", np.array([55, 27]), [55, 27])
+    with pytest.raises(CheckFailure, match=r"largest difference is at index \(1,\): got 3, expected 2"):
+        checks.check_array("out", np.array([1.0, 3.0]), np.array([1.0, 2.0]))

@@ -189,7 +189,7 @@ def check_array(name: str, actual: Any, expected: Any, tol: float = 1e-7, verbos
         at = f" at index {tuple(int(i) for i in index)}" if index else ""
         raise CheckFailure(
             f"{name} is off by a relative error of {error:.1e} (tolerance {tol:.0e}); "
-            f"the largest difference is{at}: got {value[index]!r:.10}, expected {expected[index]!r:.10}."
+            f"the largest difference is{at}: got {float(value[index]):.6g}, expected {float(expected[index]):.6g}."
         )
     if verbose:
         print(f"{TICK} {name}: relative error {error:.1e} (tolerance {tol:.0e})")
@@ -208,6 +208,16 @@ def check_mapping(name: str, actual: Any, expected: Mapping[str, Any], tol: floa
     print(f"{TICK} {name}: {len(expected)} values match (largest relative error {worst:.1e}, tolerance {tol:.0e})")
 
 
+def _plain(value: Any) -> Any:
+    """Turn arrays, tensors, lists and tuples into nested tuples of Python scalars."""
+    value = _to_numpy(value)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def check_equal(name: str, actual: Any, expected: Any) -> None:
     """Check that ``actual`` equals ``expected`` exactly (ints, shapes, labels, strings, arrays)."""
     if isinstance(expected, np.ndarray) and expected.shape != ():
@@ -215,14 +225,8 @@ def check_equal(name: str, actual: Any, expected: Any) -> None:
         if not np.array_equal(value, expected):
             wrong = int(np.sum(value != expected))
             raise CheckFailure(f"{name} differs from the expected values in {wrong} of {expected.size} entries.")
-    else:
-        value = _to_numpy(actual)
-        if isinstance(value, np.ndarray):
-            value = value.item() if value.shape == () else tuple(value.tolist())
-        if isinstance(expected, list):
-            expected = tuple(expected)
-        if value != expected:
-            raise CheckFailure(f"{name} is {value!r}, expected {expected!r}.")
+    elif _plain(actual) != _plain(expected):
+        raise CheckFailure(f"{name} is {_plain(actual)!r}, expected {_plain(expected)!r}.")
     print(f"{TICK} {name}: as expected")
 
 
