@@ -72,6 +72,15 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_grade(args: argparse.Namespace) -> int:
+    """Grade a class's submissions of a lab against its solution; write a gradebook and feedback."""
+    from utils import grading
+
+    grading.grade(args.lab, Path(args.submissions), out_dir=Path(args.out) if args.out else None, jobs=args.jobs,
+                  timeout=args.timeout, cell_timeout=args.cell_timeout, profile=args.profile)
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     """Measure each lab model's training throughput against the machine's matmul rate."""
     from utils import bench
@@ -108,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["status", "fetch", "import"])
     p.add_argument("names", nargs="*", help="dataset names (fetch) or a folder (import)")
     p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("grade", help="grade a class's submissions of a lab into a gradebook and feedback")
+    p.add_argument("lab", help="lab name or prefix (e.g. 01), resolved against solutions/")
+    p.add_argument("submissions", help="folder with one STUDENT.ipynb or one STUDENT/ folder per student")
+    p.add_argument("--out", help="output folder (default: build/grades/LAB)")
+    p.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default: 1)")
+    p.add_argument("--timeout", type=float, help="seconds per submission (default by profile: smoke 900)")
+    p.add_argument("--cell-timeout", type=float, help="seconds per cell (default by profile: smoke 120)")
+    p.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default="smoke",
+                   help="profile the submissions run in (default: smoke)")
+    p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("bench", help="training throughput of each lab's model versus the matmul peak")
     p.add_argument("--profile", choices=["smoke", "cpu", "gpu"])

@@ -1,0 +1,341 @@
+"""Instructor grading: every submission becomes one honest row, whatever it does to the grader."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils import cli, grading, labs
+
+SOLUTION_PATH = labs.SOLUTIONS / "01_backprop_by_hand.ipynb"
+SOLUTION = labs.read(SOLUTION_PATH)
+LAB = labs.make_lab(SOLUTION, SOLUTION_PATH.name)  # the lab exactly as students get it
+MAXIMA = grading.graded_cells(SOLUTION)
+FULL = sum(MAXIMA.values())
+PART_A = sum(p for g, p in MAXIMA.items() if g.startswith("a"))
+ANSWERS = {c.metadata.nbgrader["grade_id"]: c.source for c in SOLUTION.cells
+           if c.metadata.get("nbgrader", {}).get("solution")}
+CELL_TIMEOUT, TIMEOUT = 30, 240  # the loop case costs one cell timeout; 240 s bounds any one submission
+
+ZEROS = "dict(net_h1=0.0, h1=0.0, net_h2=0.0, h2=0.0, net_o1=0.0, o1=0.0, net_o2=0.0, o2=0.0)"
+WRONG_PART_A = {  # wrong answers of the right shape: only a fooled check could pass them
+    "a2_dE_dw5": "def dE_dw5(x, t, params):\n    return 0.0\n",
+    "a3_gradients": "def gradients(x, t, params):\n    return {k: 0.0 for k in params}\n",
+    "a4_sgd_step": "def sgd_step(params, grads, lr):\n    return dict(params)\n",
+}
+PATCH_CHECKS = (  # patches the checks at the top of the cell and again while a check runs
+    "for _name in dir(checks):\n    if _name.startswith('check_'):\n        setattr(checks, _name, lambda *a, **k: None)\n\n"
+    "def forward(x, params):\n"
+    "    checks.check_mapping = checks.check_array = checks.check_gradient = lambda *a, **k: None\n"
+    f"    return {ZEROS}\n\n"
+    "def total_error(outputs, t):\n    return 0.0\n"
+)
+PATCH_NUMPY = (  # rel_error is 0 when numpy's max is: every comparison would pass
+    "import utils.checks\nnp.max = lambda *a, **k: 0.0\nutils.checks.rel_error = lambda *a, **k: 0.0\n\n"
+    f"def forward(x, params):\n    np.max = lambda *a, **k: 0.0\n    return {ZEROS}\n\n"
+    "def total_error(outputs, t):\n    return 0.0\n"
+)
+
+
+def _gid(cell) -> str:
+    return cell.metadata.get("nbgrader", {}).get("grade_id", "")
+
+
+def _lab_with(answers: dict[str, str]):
+    nb = nbformat.from_dict(LAB)
+    for cell in nb.cells:
+        if _gid(cell) in answers:
+            cell.source = answers[_gid(cell)]
+    return nb
+
+
+def _part_a(**changes: str):
+    """Part A answered from the solution, Parts B and C left as stubs (cheap to run)."""
+    return _lab_with({**{g: s for g, s in ANSWERS.items() if g.startswith("a")}, **changes})
+
+
+def _write_class(folder: Path, names: list[str]) -> dict[str, str]:
+    """Write the named fixture submissions; return each file's sha256."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = folder / f"{name}.ipynb"
+        if name == "not_json":
+            path.write_text("{ this is not a notebook", encoding="utf-8")
+            continue
+        if name == "full":
+            nb = _lab_with(ANSWERS)
+        elif name == "empty":
+            nb = nbformat.from_dict(LAB)
+        elif name in ("partial", "partial_again"):
+            nb = _part_a()
+        elif name == "crash":
+            nb = _part_a(a2_dE_dw5='def dE_dw5(x, t, params):\n    """Crashes."""\n    return 1 / 0\n')
+        elif name == "loop":
+            nb = _part_a(a4_sgd_step="while True:\n    pass\n\n" + ANSWERS["a4_sgd_step"])
+        elif name == "sys_exit":
+            nb = _part_a(a3_gradients="import sys\nsys.exit()\n\n" + ANSWERS["a3_gradients"])
+        elif name == "os_exit":
+            nb = _part_a(a3_gradients="import os\nos._exit(1)\n\n" + ANSWERS["a3_gradients"])
+        elif name == "deleted":
+            nb = _part_a()
+            nb.cells = [c for c in nb.cells if _gid(c) not in ("a3_gradients", "a3_gradients_check")]
+        elif name == "reordered":
+            nb = _part_a()
+            nb.cells = nb.cells[::-1]
+        elif name == "renamed":
+            nb = _part_a()
+            next(c for c in nb.cells if _gid(c) == "a4_sgd_step").metadata.nbgrader["grade_id"] = "my_sgd_step"
+        elif name == "patch_checks":
+            nb = _lab_with({"a1_forward": PATCH_CHECKS, **WRONG_PART_A})
+            next(c for c in nb.cells if _gid(c) == "a1_forward_check").source = "pass  # the student's edit"
+        elif name in ("patch_numpy", "patch_numpy_again"):
+            nb = _lab_with({"a1_forward": PATCH_NUMPY, **WRONG_PART_A})
+        else:
+            raise KeyError(name)
+        nbformat.write(nb, str(path))
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+HOSTILE_CLASS = ["empty", "partial", "crash", "loop", "sys_exit", "os_exit", "deleted", "reordered", "renamed",
+                 "not_json", "patch_checks", "patch_numpy"]
+EXPECTED = {  # Part A is worth PART_A; each hostile kind loses exactly what its damage reaches
+    "empty": 0, "partial": PART_A, "crash": PART_A - MAXIMA["a2_dE_dw5_check"],
+    "loop": PART_A - MAXIMA["a4_sgd_step_check"] - MAXIMA["a_training_check"],
+    "sys_exit": MAXIMA["a1_forward_check"] + MAXIMA["a2_dE_dw5_check"],
+    "os_exit": MAXIMA["a1_forward_check"] + MAXIMA["a2_dE_dw5_check"],
+    "deleted": MAXIMA["a1_forward_check"] + MAXIMA["a2_dE_dw5_check"], "reordered": PART_A,
+    "renamed": PART_A - MAXIMA["a4_sgd_step_check"] - MAXIMA["a_training_check"],
+    "not_json": 0, "patch_checks": 0, "patch_numpy": 0,
+}
+
+
+def _run(folder: Path, out: Path, **kwargs) -> tuple[list[grading.Row], float]:
+    start = time.perf_counter()
+    rows = grading.grade("01", folder, out_dir=out, progress=False, profile="smoke", **kwargs)
+    return rows, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, shared_datasets) -> dict:
+    """The fixture class (all but the full-marks one) graded once, two at a time, with short cell timeouts."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COURSE_DATA_DIR", str(shared_datasets))
+    root = tmp_path_factory.mktemp("grading")
+    hashes = _write_class(root / "class", HOSTILE_CLASS)
+    rows, seconds = _run(root / "class", root / "out", jobs=2, cell_timeout=CELL_TIMEOUT, timeout=TIMEOUT)
+    yield {"root": root, "rows": {r.student: r for r in rows}, "hashes": hashes, "seconds": seconds,
+           "after": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((root / "class").iterdir())}}
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def rerun(hostile) -> dict:
+    """Full marks, plus two submissions graded again in a fresh run (default smoke cell timeout)."""
+    root = hostile["root"]
+    _write_class(root / "again", ["full", "partial_again", "patch_numpy_again"])
+    rows, seconds = _run(root / "again", root / "out-again", jobs=2, timeout=TIMEOUT)
+    return {"rows": {r.student: r for r in rows}, "seconds": seconds}
+
+
+# ---------------------------------------------------------------------------
+# The graded class
+# ---------------------------------------------------------------------------
+
+
+def test_one_row_per_submission_with_the_expected_totals(hostile) -> None:
+    rows = hostile["rows"]
+    assert sorted(rows) == sorted(HOSTILE_CLASS)
+    got = {name: row.total for name, row in rows.items()}
+    assert got == EXPECTED, {n: (got[n], EXPECTED[n], rows[n].reasons) for n in got if got[n] != EXPECTED[n]}
+    assert all(row.maximum == FULL for row in rows.values())
+
+
+def test_gradebook_csv_and_feedback_files(hostile) -> None:
+    out = hostile["root"] / "out"
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert [r["student"] for r in table] == sorted(HOSTILE_CLASS)
+    assert list(table[0])[1:len(MAXIMA) + 1] == list(MAXIMA)
+    assert list(table[0])[-4:] == ["total", "max", "reasons", "review"]
+    for record in table:
+        assert float(record["total"]) == sum(float(record[g]) for g in MAXIMA) == EXPECTED[record["student"]]
+        assert float(record["max"]) == FULL
+        assert (out / "feedback" / f"{record['student']}.ipynb").exists()
+        assert (out / "feedback" / f"{record['student']}.html").exists()
+
+
+def test_submissions_are_never_modified(hostile) -> None:
+    assert hostile["after"] == hostile["hashes"]
+
+
+def test_the_run_stays_within_its_timeouts(hostile) -> None:
+    summary = json.loads((hostile["root"] / "out" / "results.json").read_text())
+    seconds = {r["student"]: r["seconds"] for r in summary["rows"]}
+    assert max(seconds.values()) <= TIMEOUT + grading.KILL_GRACE_S
+    assert seconds["loop"] >= CELL_TIMEOUT  # the loop really ran until interrupted
+    assert hostile["seconds"] <= len(HOSTILE_CLASS) / 2 * TIMEOUT
+
+
+@pytest.mark.parametrize("student, fragments", [
+    ("empty", ["a1_forward_check", "`forward` is not implemented yet"]),
+    ("crash", ["a2_dE_dw5_check", "ZeroDivisionError"]),
+    ("loop", ["answer a4_sgd_step: timed out after 30 s", "NameError: name 'sgd_step' is not defined"]),
+    ("sys_exit", ["answer a3_gradients: SystemExit"]),
+    ("os_exit", ["answer a3_gradients: the kernel died while this cell ran", "not run: the kernel died earlier"]),
+    ("deleted", ["cell a3_gradients missing: counted as unanswered"]),
+    ("renamed", ["cell a4_sgd_step missing: counted as unanswered"]),
+    ("not_json", ["not a valid notebook"]),
+    ("patch_checks", ["a1_forward_check", "tampering detected while this check ran", "utils.checks.check_mapping"]),
+    ("patch_numpy", ["tampering detected while this check ran", "numpy.max"]),
+])
+def test_every_lost_point_has_a_reason(hostile, student, fragments) -> None:
+    reasons = "; ".join(hostile["rows"][student].reasons)
+    for fragment in fragments:
+        assert fragment in reasons, reasons
+
+
+def test_clean_submissions_raise_no_review_flags(hostile) -> None:
+    rows = hostile["rows"]
+    for student in ("empty", "partial", "reordered"):
+        assert rows[student].review == [], rows[student].review
+    assert all(reason[0] in "bc" for reason in rows["partial"].reasons), rows["partial"].reasons
+
+
+def test_hostile_submissions_are_flagged_for_review(hostile) -> None:
+    review = {name: "; ".join(row.review) for name, row in hostile["rows"].items()}
+    assert "edited locked cell a1_forward_check (ignored)" in review["patch_checks"]
+    assert "answer a1_forward calls setattr()" in review["patch_checks"]
+    assert "answer a1_forward assigns np.max" in review["patch_numpy"]
+    assert "restored before a1_forward_check" in review["patch_numpy"]
+    assert "a cell without grade_id a4_sgd_step defines sgd_step" in review["renamed"]
+    assert "uses os._exit" in review["os_exit"]
+
+
+def test_feedback_shows_scores_but_not_hidden_tests_or_grader_cells(hostile) -> None:
+    path = hostile["root"] / "out" / "feedback" / "partial.ipynb"
+    text = path.read_text(encoding="utf-8")
+    assert labs.BEGIN_HIDDEN not in text and "_tf_forward" not in text  # a hidden test's helper
+    assert grading.HIDDEN_NOTE in text
+    assert "_course_grader" not in text and grading.TOKEN.strip() not in text
+    nb = nbformat.read(str(path), as_version=4)
+    assert f"**Score: {PART_A:g} / {FULL:g}**" in nb.cells[0].source
+    assert any(c.source.startswith("**a1_forward_check: 2 / 2 points**") for c in nb.cells)
+
+
+def test_full_marks_and_a_rerun_gives_identical_grades(hostile, rerun) -> None:
+    again = rerun["rows"]
+    assert again["full"].total == FULL, again["full"].reasons
+    assert again["full"].reasons == [] and again["full"].review == []
+    for name in ("partial", "patch_numpy"):
+        first, second = hostile["rows"][name], again[f"{name}_again"]
+        assert (second.points, second.reasons) == (first.points, first.reasons)
+
+
+def test_a_worker_past_its_deadline_is_killed_and_still_gives_a_row(tmp_path, monkeypatch, shared_datasets) -> None:
+    monkeypatch.setenv("COURSE_DATA_DIR", str(shared_datasets))
+    monkeypatch.setattr(grading, "KILL_GRACE_S", 0.0)  # no grace: the parent kills the worker at the deadline
+    _write_class(tmp_path / "class", ["partial"])
+    rows, seconds = _run(tmp_path / "class", tmp_path / "out", timeout=3)
+    assert [r.student for r in rows] == ["partial"] and rows[0].total == 0
+    assert "the submission ran past its overall time limit of 3 s" in "; ".join(rows[0].reasons)
+    assert seconds < 60 and (tmp_path / "out" / "feedback" / "partial.html").exists()
+
+
+# ---------------------------------------------------------------------------
+# Pieces, without a kernel
+# ---------------------------------------------------------------------------
+
+
+def test_resolve_lab_by_prefix() -> None:
+    assert grading.resolve_lab("01") == SOLUTION_PATH
+    assert grading.resolve_lab("01_backprop_by_hand") == SOLUTION_PATH
+    with pytest.raises(FileNotFoundError, match="No lab matches 'zz'"):
+        grading.resolve_lab("zz")
+
+
+def test_find_submissions_accepts_files_and_student_folders(tmp_path: Path) -> None:
+    nbformat.write(LAB, str(tmp_path / "ann.ipynb"))
+    (tmp_path / "bob" / "lab1").mkdir(parents=True)
+    nbformat.write(LAB, str(tmp_path / "bob" / "lab1" / SOLUTION_PATH.name))
+    nbformat.write(LAB, str(tmp_path / "bob" / "scratch.ipynb"))
+    (tmp_path / "cy" / ".ipynb_checkpoints").mkdir(parents=True)
+    nbformat.write(LAB, str(tmp_path / "cy" / ".ipynb_checkpoints" / SOLUTION_PATH.name))
+    (tmp_path / "notes.txt").write_text("ignored")
+    subs = grading.find_submissions(tmp_path, SOLUTION_PATH.name)
+    assert [(s.student, s.path and s.path.name, bool(s.problem)) for s in subs] == [
+        ("ann", "ann.ipynb", False), ("bob", SOLUTION_PATH.name, False), ("cy", None, True)]
+
+
+def test_graded_notebook_follows_the_solution_and_matches_answers_by_grade_id() -> None:
+    submission = _part_a()
+    submission.cells = submission.cells[::-1]
+    next(c for c in submission.cells if _gid(c) == "a1_forward_check").source = "pass"
+    nb, notes, review = grading.build_graded_notebook(SOLUTION, grading.lab_reference(SOLUTION), submission, "n0")
+    roles = [c.metadata[grading.META]["role"] for c in nb.cells]
+    lab_cells = [c for c in nb.cells if c.metadata[grading.META]["role"] not in grading.GRADER_ROLES]
+    assert [c.source for c in lab_cells if c.metadata[grading.META]["role"] != "answer"] == [
+        c.source for c in SOLUTION.cells if not c.metadata.get("nbgrader", {}).get("solution")]
+    answers = {c.metadata[grading.META]["grade_id"]: c.source for c in lab_cells
+               if c.metadata[grading.META]["role"] == "answer"}
+    assert answers["a1_forward"] == ANSWERS["a1_forward"]
+    assert "raise NotImplementedError()" in answers["b1_affine"]
+    assert roles.count("guard") == roles.count("verify") == roles.count("graded") == len(MAXIMA)
+    assert roles.index("baseline") < roles.index("answer")
+    assert notes == [] and review == ["edited locked cell a1_forward_check (ignored)"]
+
+
+def test_scores_need_the_graders_reports_with_this_runs_nonce() -> None:
+    nb, _, _ = grading.build_graded_notebook(SOLUTION, grading.lab_reference(SOLUTION), _lab_with(ANSWERS), "n1")
+
+    def say(cell, **payload) -> None:
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                               text=grading.TOKEN + json.dumps(payload) + "\n")]
+
+    ok = {"status": "ok", "reason": ""}
+    outcomes = {}
+    for index, cell in enumerate(nb.cells):
+        info = cell.metadata[grading.META]
+        if cell.cell_type != "code":
+            continue
+        outcomes[index] = ok
+        if info["role"] in ("baseline", "guard", "verify"):
+            say(cell, nonce="n1", role=info["role"], grade_id=info["grade_id"], digest="d0", changed=[])
+    cells, _ = grading.score(nb, outcomes, "n1", MAXIMA)
+    assert sum(points for points, _ in cells.values()) == FULL
+    verify = {c.metadata[grading.META]["grade_id"]: c for c in nb.cells if c.metadata[grading.META]["role"] == "verify"}
+    say(verify["a1_forward_check"], nonce="forged", role="verify", grade_id="a1_forward_check", digest="d0")
+    say(verify["a2_dE_dw5_check"], nonce="n1", role="verify", grade_id="a2_dE_dw5_check", digest="d1",
+        changed=["numpy.max"])
+    cells, _ = grading.score(nb, outcomes, "n1", MAXIMA)
+    assert cells["a1_forward_check"][0] == 0 and "did not report" in cells["a1_forward_check"][1]
+    assert cells["a2_dE_dw5_check"] == [0.0, "tampering detected while this check ran: numpy.max changed"]
+
+
+def test_unreadable_submissions_become_reasons(tmp_path: Path) -> None:
+    cases = {"text.ipynb": b"not json", "list.ipynb": b"[1, 2]", "binary.ipynb": bytes(range(256))}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        nb, problem = grading.read_submission(tmp_path / name)
+        assert nb is None and problem.startswith("not a valid notebook"), problem
+
+
+def test_review_flags_patching_but_not_the_solution() -> None:
+    given = {"sigmoid", "params"}
+    assert grading.review_answer("a1", PATCH_NUMPY, given) == [
+        "answer a1 assigns np.max", "answer a1 assigns utils.checks.rel_error"]
+    assert grading.review_answer("a1", "import gc\ngc.collect()\nsigmoid = abs\n", given) == [
+        "answer a1 imports gc", "answer a1 uses gc", "answer a1 redefines the lab's 'sigmoid'"]
+    for grade_id, source in ANSWERS.items():
+        assert grading.review_answer(grade_id, source, given) == [], grade_id
+
+
+def test_cli_grade_arguments() -> None:
+    args = cli.build_parser().parse_args(["grade", "01", "subs", "--jobs", "2", "--cell-timeout", "30"])
+    assert (args.lab, args.submissions, args.jobs, args.cell_timeout, args.profile) == ("01", "subs", 2, 30.0, "smoke")
+    assert args.func is cli._cmd_grade
