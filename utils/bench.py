@@ -41,6 +41,10 @@ class BenchModel:
 MODELS: tuple[BenchModel, ...] = (
     BenchModel("backprop", "01_backprop_by_hand", ("c1_keras_mlp",), "build_keras_mlp(784, cfg.hidden, 10)",
                (784,), 10, "two-layer MLP (Keras)"),
+    BenchModel("convolution", "02_convolution", ("f1_lenet",), "build_lenet5()", (32, 32, 1), 10, "LeNet-5"),
+    BenchModel("init_batchnorm", "03_init_and_batchnorm", ("c1_build_mlp",),
+               "build_mlp(cfg.depth, cfg.width, batch_norm=True, bn_momentum=cfg.bn_momentum)", (28, 28), 10,
+               "deep MLP with batch norm"),
 )
 
 
