@@ -8,7 +8,9 @@ lab's input shape, and timed. Its multiply-adds per image come from
 (forward, gradients of activations, gradients of weights), so the achieved rate
 is ``3 x multiply-adds per image x images per second``, reported as a fraction of
 the dense float32 matrix-multiply rate measured on the same machine in the same
-run. Notebook wall times come from the runner's ``build/summary-PROFILE.json``.
+run. Models are built and trained inside :func:`utils.training.accelerated`, so the
+profile's mixed precision, XLA and multi-GPU settings apply. Notebook wall times
+come from the runner's ``build/summary-PROFILE.json``.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def build_model(spec: BenchModel, cfg: Any) -> Any:
     return eval(spec.build, namespace)  # noqa: S307 - our own registry, not user input
 
 
-def throughput(model: Any, input_shape: tuple[int, ...], classes: int, batch_size: int, steps: int = 20) -> float:
+def throughput(model: Any, input_shape: tuple[int, ...], classes: int, batch_size: int, steps: int = 20,
+               compile_options: dict[str, Any] | None = None) -> float:
     """Return training images per second of ``model`` on random data, after a warm-up epoch."""
     import keras
     import numpy as np
@@ -104,7 +107,7 @@ def throughput(model: Any, input_shape: tuple[int, ...], classes: int, batch_siz
     x = rng.normal(size=(batch_size * steps, *input_shape)).astype("float32")
     y = rng.integers(0, classes, size=batch_size * steps)
     model.compile(optimizer=keras.optimizers.SGD(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **(compile_options or {}))
     dataset = make_dataset(x, y, batch_size=batch_size)
     model.fit(dataset, epochs=1, verbose=0)  # traces and warms up
     start = time.perf_counter()
@@ -127,6 +130,7 @@ def run(profile: str | None = None, out: Path = BUILD / "bench.json", steps: int
     from utils.model_table import tabulate
     from utils.profiles import get_profile
     from utils.session import quiet_logs, seed_everything
+    from utils.training import accelerated, describe
 
     quiet_logs()
     seed_everything(0)
@@ -135,14 +139,15 @@ def run(profile: str | None = None, out: Path = BUILD / "bench.json", steps: int
     rows = []
     for spec in MODELS:
         cfg = active.lab(spec.lab)
-        model = build_model(spec, cfg)
-        mult_adds = tabulate(model).mult_adds
-        batch = int(getattr(cfg, "batch_size", 64))
-        ips = throughput(model, spec.input_shape, spec.classes, batch, steps)
+        with accelerated(active.name) as accel:  # the profile's precision, XLA and multi-GPU settings
+            model = build_model(spec, cfg)
+            mult_adds = tabulate(model).mult_adds
+            batch = int(getattr(cfg, "batch_size", 64))
+            ips = throughput(model, spec.input_shape, spec.classes, batch, steps, accel.compile_options)
         achieved = TRAINING_PASSES * mult_adds * ips
         rows.append(BenchRow(spec.lab, spec.label, model.count_params(), mult_adds, batch, round(ips, 1),
                              achieved, achieved / peak))
-    report = {"profile": active.name, "matmul_mult_adds_per_s": peak,
+    report = {"profile": active.name, "training": describe(accel), "matmul_mult_adds_per_s": peak,
               "models": [asdict(r) for r in rows], "notebook_wall_times_s": wall_times(out.parent)}
     print(format_report(report))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +157,7 @@ def run(profile: str | None = None, out: Path = BUILD / "bench.json", steps: int
 
 def format_report(report: dict[str, Any]) -> str:
     """Return the benchmark report as aligned text tables."""
-    lines = [f"Profile: {report['profile']}",
+    lines = [f"Profile: {report['profile']}" + (f"; {report['training']}" if report.get("training") else ""),
              f"Dense float32 matmul: {report['matmul_mult_adds_per_s'] / 1e9:.1f} G multiply-adds/s (the peak below)",
              "", f"{'lab':<16}{'model':<28}{'params':>11}{'MACs/img':>11}{'batch':>7}{'img/s':>9}{'GMAC/s':>9}{'of peak':>9}"]
     for r in report["models"]:

@@ -1150,9 +1150,15 @@ def make_dataset(
     drop_remainder: bool = False,
     cache: bool = False,
     map_per: str = "batch",
+    autotune: bool | None = None,
 ) -> tf.data.Dataset:
     """Batch (x, y) into a deterministic tf.data pipeline: shuffle, map per batch or example, prefetch."""
     import tensorflow as tf
+
+    if autotune is None:  # the profile's choice (utils.training): on for GPUs, off on small CPUs
+        from utils.training import settings
+
+        autotune = settings().autotune
 
     if map_per not in ("batch", "example"):
         raise ValueError(f"map_per must be 'batch' or 'example', not {map_per!r}.")
@@ -1168,8 +1174,8 @@ def make_dataset(
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     if map_fn is not None and map_per == "batch":
         ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.prefetch(2)
+    ds = ds.prefetch(tf.data.AUTOTUNE if autotune else 2)
     options = tf.data.Options()
-    options.autotune.enabled = False  # TF's autotuner stalls seconds between epochs on CPU
+    options.autotune.enabled = bool(autotune)  # TF's autotuner stalls seconds between epochs on small CPUs
     options.deterministic = True
     return ds.with_options(options)

@@ -1,0 +1,125 @@
+"""How training uses the hardware: mixed precision, XLA, tf.data autotuning and multi-GPU, per profile.
+
+The settings come from ``utils.profiles.TRAINING`` for the active profile (the
+gpu profile turns on mixed precision and tf.data autotuning; smoke and cpu keep
+float32 and a fixed pipeline, which is fastest on small CPUs). Environment
+variables override them for one run: ``COURSE_MIXED_PRECISION=0|1``,
+``COURSE_JIT_COMPILE=0|1|auto`` and ``COURSE_AUTOTUNE=0|1``.
+
+A notebook's training cell builds and compiles its model inside
+:func:`accelerated`, which sets the Keras mixed-precision policy (only when a GPU
+is visible: float16 on a CPU is slower, not faster) and enters a
+``tf.distribute.MirroredStrategy`` scope when more than one GPU is visible, and
+passes :func:`compile_options` to ``Model.compile``::
+
+    with training.accelerated() as run:
+        model = build_model()
+        model.compile(optimizer, loss, metrics=["accuracy"], **run.compile_options)
+    model.fit(...)
+
+With one device or none, ``accelerated`` changes nothing but the policy, so the
+same cell runs everywhere. Check cells that compare a student's NumPy code with
+Keras layers run outside it, in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from utils.profiles import TRAINING, get_profile
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class TrainingSettingsError(ValueError):
+    """A COURSE_* training variable with a value it cannot take."""
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How training runs in one profile: precision, compilation, pipeline tuning."""
+
+    profile: str
+    mixed_precision: bool
+    jit_compile: bool | str
+    autotune: bool
+
+    @property
+    def compile_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``Model.compile``."""
+        return {"jit_compile": self.jit_compile}
+
+
+def _flag(name: str, default: Any, allow_auto: bool = False) -> Any:
+    """Read a boolean (or 'auto') override from the environment."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    if allow_auto and raw == "auto":
+        return "auto"
+    choices = "0, 1" + (" or auto" if allow_auto else "")
+    raise TrainingSettingsError(f"{name}={raw!r} is not understood; use {choices}.")
+
+
+def settings(profile: str | None = None) -> TrainingSettings:
+    """Return the active profile's training settings, with environment overrides applied."""
+    name = get_profile(profile).name
+    base = TRAINING[name]
+    return TrainingSettings(
+        profile=name,
+        mixed_precision=_flag("COURSE_MIXED_PRECISION", base["mixed_precision"]),
+        jit_compile=_flag("COURSE_JIT_COMPILE", base["jit_compile"], allow_auto=True),
+        autotune=_flag("COURSE_AUTOTUNE", base["autotune"]),
+    )
+
+
+def gpu_devices() -> list[str]:
+    """Return the names of the GPUs TensorFlow sees (e.g. ['/gpu:0'])."""
+    import tensorflow as tf
+
+    return [f"/gpu:{i}" for i, _ in enumerate(tf.config.list_physical_devices("GPU"))]
+
+
+def strategy(devices: list[str] | None = None) -> Any:
+    """Return a MirroredStrategy over the GPUs when there are several, else the default strategy."""
+    import tensorflow as tf
+
+    devices = gpu_devices() if devices is None else devices
+    if len(devices) > 1:
+        return tf.distribute.MirroredStrategy(devices=devices)
+    return tf.distribute.get_strategy()
+
+
+@contextlib.contextmanager
+def accelerated(profile: str | None = None, devices: list[str] | None = None) -> Iterator[TrainingSettings]:
+    """Build and compile models in here: mixed precision on GPUs, a mirrored scope on several GPUs."""
+    import keras
+
+    active = settings(profile)
+    devices = gpu_devices() if devices is None else devices
+    use_mixed = active.mixed_precision and bool(devices)
+    previous = keras.mixed_precision.global_policy().name
+    if use_mixed:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        with strategy(devices).scope():
+            yield TrainingSettings(active.profile, use_mixed, active.jit_compile, active.autotune)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def describe(active: TrainingSettings, devices: list[str] | None = None) -> str:
+    """One line saying how training will use the hardware."""
+    devices = gpu_devices() if devices is None else devices
+    where = f"{len(devices)} GPU(s)" + (", mirrored" if len(devices) > 1 else "") if devices else "CPU"
+    precision = "mixed float16" if active.mixed_precision and devices else "float32"
+    return (f"Training on {where}: {precision}, jit_compile={active.jit_compile}, "
+            f"tf.data autotune {'on' if active.autotune else 'off'}")
