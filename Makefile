@@ -9,7 +9,7 @@ JOBS ?= 2
 # Tests default to the fast smoke profile; `make run` defaults to the machine's own profile.
 TEST_PROFILE := $(or $(PROFILE),$(COURSE_PROFILE),smoke)
 
-.PHONY: setup setup-gpu test run labs check-labs clean-notebooks data-status kernel clean help
+.PHONY: setup setup-gpu test run labs check-labs clean-notebooks data-status grade bench kernel clean help
 
 help:
 	@echo "make setup            create $(VENV), install the course and its dependencies, register the kernel"
@@ -18,6 +18,8 @@ help:
 	@echo "make labs             regenerate labs/ from solutions/"
 	@echo "make clean-notebooks  strip outputs from solutions/ and notebooks/ before committing"
 	@echo "make data-status      show which datasets are cached"
+	@echo "make grade LAB=01 SUBMISSIONS=dir   grade a class into build/grades/ (JOBS=2 in parallel)"
+	@echo "make bench            training throughput of each lab's model versus the matmul peak"
 
 setup: $(VENV)/.installed
 
@@ -51,6 +53,12 @@ clean-notebooks: setup
 
 data-status: setup
 	$(PY) -m utils data status
+
+grade: setup
+	$(PY) -m utils grade $(LAB) $(SUBMISSIONS) --jobs $(JOBS)
+
+bench: setup
+	$(PY) -m utils bench $(if $(PROFILE),--profile $(PROFILE))
 
 clean:
 	rm -rf build
