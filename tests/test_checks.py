@@ -125,3 +125,11 @@ def test_check_equal() -> None:
     checks.check_equal("sizes", np.array([55, 27]), [55, 27])
     with pytest.raises(CheckFailure, match=r"largest difference is at index \(1,\): got 3, expected 2"):
         checks.check_array("out", np.array([1.0, 3.0]), np.array([1.0, 2.0]))
+
+
+def test_check_array_accepts_scalar_tensors() -> None:
+    import tensorflow as tf
+
+    checks.check_array("dice", tf.constant(0.5), np.float64(0.5), tol=1e-6)
+    with pytest.raises(checks.CheckFailure, match="dice"):
+        checks.check_array("dice", tf.constant(0.7), np.float64(0.5), tol=1e-6)

@@ -76,3 +76,15 @@ def test_make_dataset_follows_the_profile_autotune(monkeypatch) -> None:
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     assert data.make_dataset(x, y, batch_size=4).options().autotune.enabled is False
     assert data.make_dataset(x, y, batch_size=4, autotune=True).options().autotune.enabled is True
+
+
+def test_build_before_fit_creates_the_optimiser_and_metric_variables() -> None:
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    x, y = np.ones((4, 3), "float32"), np.zeros(4, "int32")
+    assert not model.optimizer.built
+    training.build_before_fit(model, x, y)
+    assert model.optimizer.built and len(model.optimizer.variables) > 1
+    assert all(float(v.numpy().sum()) == 0.0 for m in model.metrics for v in m.variables)
+    assert np.isfinite(model.fit(x, y, epochs=1, verbose=0).history["loss"]).all()

@@ -139,7 +139,7 @@ def rel_error(x: Any, y: Any) -> float:
 def _to_numpy(value: Any) -> Any:
     """Convert tensors and lists to numpy arrays; leave other objects alone."""
     if hasattr(value, "numpy") and callable(value.numpy):
-        return value.numpy()
+        return np.asarray(value.numpy())  # a 0-d tensor's .numpy() is a NumPy scalar, not an array
     if isinstance(value, (list, tuple, int, float, np.number, np.ndarray, bool)):
         return np.asarray(value)
     return value
