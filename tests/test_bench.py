@@ -21,7 +21,7 @@ def test_models_build_from_their_solutions(spec: bench.BenchModel) -> None:
     from utils.model_table import tabulate
 
     model = bench.build_model(spec, get_profile("smoke").lab(spec.lab))
-    assert tuple(model.input_shape[1:]) == spec.input_shape
+    assert tuple(model.input_shape[1:]) == bench.input_shape_of(spec, get_profile("smoke").lab(spec.lab))
     assert model.output_shape[-1] == spec.classes
     assert tabulate(model).mult_adds > 0
 

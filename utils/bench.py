@@ -35,9 +35,17 @@ class BenchModel:
     notebook: str  # solution file stem
     cells: tuple[str, ...]  # grade_ids of the cells that define the builder (and what it needs)
     build: str  # expression evaluated after those cells, using `cfg` (the lab's settings)
-    input_shape: tuple[int, ...]
-    classes: int
+    input_shape: tuple[int, ...] | str  # per image; a string is an expression using `cfg`
+    classes: int  # output units; with target "mask", the output channels of a per-pixel sigmoid
     label: str
+    target: str = "classes"  # "classes": integer labels, softmax logits; "mask": a binary map like the output
+
+
+def input_shape_of(spec: BenchModel, cfg: Any) -> tuple[int, ...]:
+    """Return a model's per-image input shape in a profile."""
+    if isinstance(spec.input_shape, str):
+        return tuple(eval(spec.input_shape, {"cfg": cfg}))  # noqa: S307 - our own registry, not user input
+    return spec.input_shape
 
 
 MODELS: tuple[BenchModel, ...] = (
@@ -47,6 +55,11 @@ MODELS: tuple[BenchModel, ...] = (
     BenchModel("init_batchnorm", "03_init_and_batchnorm", ("c1_build_mlp",),
                "build_mlp(cfg.depth, cfg.width, batch_norm=True, bn_momentum=cfg.bn_momentum)", (28, 28), 10,
                "deep MLP with batch norm"),
+    BenchModel("architectures", "04_cnn_architectures", ("a3_basic_block", "a5_cifar_resnet"),
+               "cifar_resnet(3, (32, 32, 3), 10, widths=cfg.widths)", (32, 32, 3), 10, "ResNet-20"),
+    BenchModel("autoencoder_unet", "06_autoencoder_unet", ("c3_block", "c3_unet"),
+               "build_unet((cfg.crop_size, cfg.crop_size, 1), cfg.unet_filters, bn_momentum=cfg.unet_bn_momentum)",
+               "(cfg.crop_size, cfg.crop_size, 1)", 1, "U-Net", target="mask"),
 )
 
 
@@ -96,7 +109,7 @@ def build_model(spec: BenchModel, cfg: Any) -> Any:
 
 
 def throughput(model: Any, input_shape: tuple[int, ...], classes: int, batch_size: int, steps: int = 20,
-               compile_options: dict[str, Any] | None = None) -> float:
+               compile_options: dict[str, Any] | None = None, target: str = "classes") -> float:
     """Return training images per second of ``model`` on random data, after a warm-up epoch."""
     import keras
     import numpy as np
@@ -105,9 +118,13 @@ def throughput(model: Any, input_shape: tuple[int, ...], classes: int, batch_siz
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size * steps, *input_shape)).astype("float32")
-    y = rng.integers(0, classes, size=batch_size * steps)
-    model.compile(optimizer=keras.optimizers.SGD(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **(compile_options or {}))
+    if target == "mask":
+        y = (rng.random((batch_size * steps, *model.output_shape[1:])) > 0.5).astype("float32")
+        loss = keras.losses.BinaryCrossentropy()
+    else:
+        y = rng.integers(0, classes, size=batch_size * steps)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=loss, **(compile_options or {}))
     dataset = make_dataset(x, y, batch_size=batch_size)
     model.fit(dataset, epochs=1, verbose=0)  # traces and warms up
     start = time.perf_counter()
@@ -142,8 +159,9 @@ def run(profile: str | None = None, out: Path = BUILD / "bench.json", steps: int
         with accelerated(active.name) as accel:  # the profile's precision, XLA and multi-GPU settings
             model = build_model(spec, cfg)
             mult_adds = tabulate(model).mult_adds
-            batch = int(getattr(cfg, "batch_size", 64))
-            ips = throughput(model, spec.input_shape, spec.classes, batch, steps, accel.compile_options)
+            batch = int(cfg.as_dict().get("batch_size", cfg.as_dict().get("unet_batch_size", 64)))
+            ips = throughput(model, input_shape_of(spec, cfg), spec.classes, batch, steps, accel.compile_options,
+                             spec.target)
         achieved = TRAINING_PASSES * mult_adds * ips
         rows.append(BenchRow(spec.lab, spec.label, model.count_params(), mult_adds, batch, round(ips, 1),
                              achieved, achieved / peak))
