@@ -388,7 +388,8 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
         "transfer": {
             # zoo_*: the course's pretrained encoder (utils/zoo.py EncoderConfig), trained once per profile on
             # Fashion-MNIST classes zoo_source_classes and cached. Target tasks: the other Fashion-MNIST classes
-            # (similar data) and MNIST digits (different data), per_class_sizes labelled images per class.
+            # (similar data) and MNIST digits (different data), per_class_sizes labelled images per class, each size
+            # averaged over `draws` random draws of the labelled images (the Part A-C demo uses demo_per_class).
             # *_steps: gradient steps of batch_size images (heads train on frozen features; scratch gets the steps of
             # head + fine-tuning). imagenet: use MobileNetV2 ImageNet weights (offline profiles skip it with a notice).
             "smoke": dict(
@@ -401,10 +402,12 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 zoo_learning_rate=3e-3,
                 zoo_seed=0,
                 similar_classes=(5, 6, 7, 8, 9),
-                per_class_sizes=(1, 10),
+                per_class_sizes=(1,),
+                draws=1,
+                demo_per_class=10,
                 test_size=1_000,
                 batch_size=32,
-                head_steps=200,
+                head_steps=100,
                 head_learning_rate=1e-2,
                 scenario2_units=32,
                 knn_k=5,
@@ -434,6 +437,8 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 zoo_seed=0,
                 similar_classes=(5, 6, 7, 8, 9),
                 per_class_sizes=(1, 10, 100),
+                draws=3,
+                demo_per_class=10,
                 test_size=2_000,
                 batch_size=32,
                 head_steps=300,
@@ -466,6 +471,8 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 zoo_seed=0,
                 similar_classes=(5, 6, 7, 8, 9),
                 per_class_sizes=(1, 10, 100, 1_000),
+                draws=5,
+                demo_per_class=10,
                 test_size=10_000,
                 batch_size=64,
                 head_steps=1_000,
