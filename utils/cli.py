@@ -72,6 +72,31 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    """Train and cache the course's pretrained encoders (Lab 5), fetch ImageNet weights, or show the cache."""
+    from utils import zoo
+    from utils.profiles import PROFILES, get_profile
+
+    if args.profile == "all" or (args.profile is None and args.action == "status"):
+        profiles = tuple(PROFILES)
+    else:
+        profiles = (get_profile(args.profile).name,)
+    if args.action == "build":
+        for profile in profiles:
+            config = zoo.config_for_profile(profile)
+            cached = zoo.encoder_path(config).is_file()
+            if cached and not args.rebuild:
+                print(f"Course encoder ({profile}): already cached at {zoo.encoder_path(config)}.")
+                continue
+            zoo.course_encoder(config, rebuild=args.rebuild)
+        if args.imagenet:
+            settings = get_profile(profiles[0]).lab(zoo.LAB)
+            path = zoo.fetch_imagenet_weights(settings.imagenet_alpha, settings.imagenet_size)
+            print(f"ImageNet weights: {path}")
+    print(zoo.format_status(zoo.status(profiles)))
+    return 0
+
+
 def _cmd_grade(args: argparse.Namespace) -> int:
     """Grade a class's submissions of a lab against its solution; write a gradebook and feedback."""
     from utils import grading
@@ -117,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["status", "fetch", "import"])
     p.add_argument("names", nargs="*", help="dataset names (fetch) or a folder (import)")
     p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("zoo", help="pretrained encoders for Lab 5: build | status")
+    p.add_argument("action", choices=["build", "status"])
+    p.add_argument("--profile", choices=["smoke", "cpu", "gpu", "all"],
+                   help="whose encoder (default: $COURSE_PROFILE or by hardware; status defaults to all)")
+    p.add_argument("--rebuild", action="store_true", help="train again even when cached")
+    p.add_argument("--imagenet", action="store_true", help="also download the MobileNetV2 ImageNet weights (build)")
+    p.set_defaults(func=_cmd_zoo)
 
     p = sub.add_parser("grade", help="grade a class's submissions of a lab into a gradebook and feedback")
     p.add_argument("lab", help="lab name or prefix (e.g. 01), resolved against solutions/")
