@@ -177,9 +177,9 @@ def format_report(report: dict[str, Any]) -> str:
     """Return the benchmark report as aligned text tables."""
     lines = [f"Profile: {report['profile']}" + (f"; {report['training']}" if report.get("training") else ""),
              f"Dense float32 matmul: {report['matmul_mult_adds_per_s'] / 1e9:.1f} G multiply-adds/s (the peak below)",
-             "", f"{'lab':<16}{'model':<28}{'params':>11}{'MACs/img':>11}{'batch':>7}{'img/s':>9}{'GMAC/s':>9}{'of peak':>9}"]
+             "", f"{'lab':<18}{'model':<26}{'params':>11}{'MACs/img':>11}{'batch':>7}{'img/s':>9}{'GMAC/s':>9}{'of peak':>9}"]
     for r in report["models"]:
-        lines.append(f"{r['lab']:<16}{r['model']:<28}{r['params']:>11,}{r['mult_adds_per_image'] / 1e6:>10.2f}M"
+        lines.append(f"{r['lab']:<18}{r['model']:<26}{r['params']:>11,}{r['mult_adds_per_image'] / 1e6:>10.2f}M"
                      f"{r['batch_size']:>7}{r['images_per_s']:>9.0f}{r['achieved_mult_adds_per_s'] / 1e9:>9.2f}"
                      f"{r['fraction_of_peak']:>9.1%}")
     times = report.get("notebook_wall_times_s") or {}
