@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -31,3 +35,61 @@ def shared_datasets() -> Path:
         if candidate is not None and (candidate / "mnist").is_dir():
             return candidate
     pytest.skip("no offline datasets: set COURSE_DATA_DIR to a folder like ../shared/datasets")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Serves self.server.routes: path -> (kind, body); kind 'good' or 'truncated'; else 404."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.server.requests.append(self.path)
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404, "Not Found")
+            return
+        kind, body = route
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if kind == "truncated":  # promise len(body) bytes, send half, hang up
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class LocalServer(ThreadingHTTPServer):
+    """An HTTP server on 127.0.0.1 for download tests: never the internet."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes: dict[str, tuple[str, bytes]] = {}
+        self.requests: list[str] = []
+
+    def url(self, path: str) -> str:
+        """The address of ``path`` on this server."""
+        return f"http://127.0.0.1:{self.server_address[1]}{path}"
+
+    def serve(self, path: str, body: bytes, kind: str = "good") -> str:
+        """Serve ``body`` at ``path`` (kind 'good' or 'truncated'); return its address."""
+        self.routes[path] = (kind, body)
+        return self.url(path)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    """A running LocalServer, shut down after the test."""
+    httpd = LocalServer()
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(5)

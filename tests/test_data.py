@@ -17,10 +17,7 @@ import socket
 import subprocess
 import sys
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -29,64 +26,6 @@ from utils import data
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-
-
-# ---------------------------------------------------------------------------
-# A local download server
-# ---------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Serves self.server.routes: path -> (kind, body); kind 'good' or 'truncated'; else 404."""
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.server.requests.append(self.path)
-        route = self.server.routes.get(self.path)
-        if route is None:
-            self.send_error(404, "Not Found")
-            return
-        kind, body = route
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if kind == "truncated":  # promise len(body) bytes, send half, hang up
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-        else:
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.routes: dict[str, tuple[str, bytes]] = {}
-        self.requests: list[str] = []
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{path}"
-
-    def serve(self, path: str, body: bytes, kind: str = "good") -> str:
-        self.routes[path] = (kind, body)
-        return self.url(path)
-
-
-@pytest.fixture
-def server() -> Iterator[_Server]:
-    httpd = _Server()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
 
 
 @pytest.fixture
@@ -184,7 +123,7 @@ def test_download_only_checksums_match_their_sources() -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_fetch_downloads_verifies_and_then_uses_the_cache(server: _Server, cache: Path, monkeypatch) -> None:
+def test_fetch_downloads_verifies_and_then_uses_the_cache(server, cache: Path, monkeypatch) -> None:
     entry = demo_entry(monkeypatch, [server.serve("/blob.bin", BODY)])
     path = data.fetch_file(entry, progress=False)
     assert path == cache / "demo" / "blob.bin" and path.read_bytes() == BODY
@@ -219,7 +158,7 @@ def test_a_bad_download_is_an_error_and_leaves_nothing(server, cache, monkeypatc
     assert files_under(cache.parent) == []  # neither the file nor a temporary file
 
 
-def test_http_404_names_the_file_and_the_url(server: _Server, cache: Path, monkeypatch) -> None:
+def test_http_404_names_the_file_and_the_url(server, cache: Path, monkeypatch) -> None:
     entry = demo_entry(monkeypatch, [server.url("/missing.bin")])
     with pytest.raises(data.DataUnavailableError, match=r"'demo/blob.bin' of dataset 'demo'.*/missing.bin: HTTP 404"):
         data.fetch_file(entry, progress=False)
@@ -261,7 +200,7 @@ def test_a_corrupt_cached_file_is_replaced_by_a_verified_download(server, cache,
     assert files_under(cache) == [target]
 
 
-def test_a_read_only_cache_gives_a_clear_error(server: _Server, cache: Path, monkeypatch) -> None:
+def test_a_read_only_cache_gives_a_clear_error(server, cache: Path, monkeypatch) -> None:
     entry = demo_entry(monkeypatch, [server.serve("/blob.bin", BODY)])
     (cache / "demo").mkdir(parents=True)
     cache.chmod(0o555)
@@ -298,7 +237,7 @@ def test_a_read_only_cache_that_holds_the_file_is_only_read(cache: Path, monkeyp
 # ---------------------------------------------------------------------------
 
 
-def _two_datasets(monkeypatch, server: _Server) -> tuple[data.RemoteFile, data.RemoteFile, data.RemoteFile]:
+def _two_datasets(monkeypatch, server) -> tuple[data.RemoteFile, data.RemoteFile, data.RemoteFile]:
     a = data.RemoteFile("alpha/a.bin", (server.serve("/a.bin", b"A" * 100),), sha(b"A" * 100), 100)
     b = data.RemoteFile("alpha/b.bin", (server.serve("/b.bin", b"B" * 200),), sha(b"B" * 200), 200)
     c = data.RemoteFile("beta/sub/c.bin", (closed_port_url("/c.bin"),), sha(b"C" * 50), 50)
@@ -306,7 +245,7 @@ def _two_datasets(monkeypatch, server: _Server) -> tuple[data.RemoteFile, data.R
     return a, b, c
 
 
-def test_status_reports_each_dataset(server: _Server, cache: Path, monkeypatch) -> None:
+def test_status_reports_each_dataset(server, cache: Path, monkeypatch) -> None:
     a, b, c = _two_datasets(monkeypatch, server)
     data.fetch_file(a, progress=False)
     data.fetch_file(b, progress=False)
@@ -326,7 +265,7 @@ def test_status_reports_each_dataset(server: _Server, cache: Path, monkeypatch) 
     assert all(row["present"] == 0 and not row["verified"] for row in empty)
 
 
-def test_fetch_downloads_named_datasets_and_reports_failures(server: _Server, cache: Path, monkeypatch, capsys) -> None:
+def test_fetch_downloads_named_datasets_and_reports_failures(server, cache: Path, monkeypatch, capsys) -> None:
     a, b, c = _two_datasets(monkeypatch, server)
     data.fetch(["alpha"], progress=True)
     assert (cache / a.path).read_bytes() == b"A" * 100 and (cache / b.path).is_file()
@@ -398,7 +337,7 @@ def test_read_idx_checks_magic_numbers_and_counts(tmp_path: Path) -> None:
         data.read_idx(tmp_path / "plain")
 
 
-def test_load_mnist_parses_idx_files(server: _Server, cache: Path, monkeypatch) -> None:
+def test_load_mnist_parses_idx_files(server, cache: Path, monkeypatch) -> None:
     rng = np.random.default_rng(0)
     arrays = {
         "train-images-idx3-ubyte.gz": rng.integers(0, 256, (6, 28, 28)),
@@ -440,7 +379,7 @@ def _cifar_archive() -> bytes:
     return buffer.getvalue()
 
 
-def test_load_cifar10_downloads_and_reads_the_canonical_archive(server: _Server, cache: Path, monkeypatch) -> None:
+def test_load_cifar10_downloads_and_reads_the_canonical_archive(server, cache: Path, monkeypatch) -> None:
     archive = _cifar_archive()
     entry = data.RemoteFile(
         "cifar10/cifar-10-python.tar.gz", (server.serve("/cifar.tgz", archive),), sha(archive), len(archive)

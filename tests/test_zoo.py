@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -22,60 +19,6 @@ from utils import zoo
 from utils.profiles import LABS, PROFILES
 
 TINY = zoo.EncoderConfig(filters=(4,), fc_units=8, train_size=300, epochs=1, batch_size=100)
-
-
-# ---------------------------------------------------------------------------
-# A local download server (as in tests/test_data.py)
-# ---------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """Serves self.server.routes: path -> (kind, body); kind 'good' or 'truncated'; else 404."""
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        self.server.requests.append(self.path)
-        route = self.server.routes.get(self.path)
-        if route is None:
-            self.send_error(404, "Not Found")
-            return
-        kind, body = route
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if kind == "truncated":  # promise len(body) bytes, send half, hang up
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-        else:
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.routes: dict[str, tuple[str, bytes]] = {}
-        self.requests: list[str] = []
-
-    def base_url(self, folder: str) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}{folder}"
-
-
-@pytest.fixture
-def server() -> Iterator[_Server]:
-    httpd = _Server()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
 
 
 @pytest.fixture
@@ -227,12 +170,12 @@ def test_imagenet_is_skipped_with_a_notice_when_not_cached(keras_home: Path, cap
     assert out.startswith("Notice: ImageNet weights skipped") and str(keras_home) in out
 
 
-def test_imagenet_weights_download_and_load(keras_home: Path, server: _Server, weights_file: tuple,
+def test_imagenet_weights_download_and_load(keras_home: Path, server, weights_file: tuple,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     body, kernel = weights_file
     name = zoo.imagenet_weights_name(0.35, 96)
     server.routes[f"/weights/{name}"] = ("good", body)
-    monkeypatch.setattr(zoo, "IMAGENET_BASE_URL", server.base_url("/weights/"))
+    monkeypatch.setattr(zoo, "IMAGENET_BASE_URL", server.url("/weights/"))
     encoder = zoo.imagenet_encoder(0.35, 96, download=True, progress=False)
     assert encoder is not None and server.requests == [f"/weights/{name}"]
     assert (keras_home / name).read_bytes() == body and zoo.imagenet_weights_cached(0.35, 96)
@@ -243,20 +186,20 @@ def test_imagenet_weights_download_and_load(keras_home: Path, server: _Server, w
     assert again is not None and len(server.requests) == 1
 
 
-def test_a_truncated_download_leaves_nothing_behind(keras_home: Path, server: _Server, weights_file: tuple,
+def test_a_truncated_download_leaves_nothing_behind(keras_home: Path, server, weights_file: tuple,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     name = zoo.imagenet_weights_name(0.35, 96)
     server.routes[f"/weights/{name}"] = ("truncated", weights_file[0])
-    monkeypatch.setattr(zoo, "IMAGENET_BASE_URL", server.base_url("/weights/"))
+    monkeypatch.setattr(zoo, "IMAGENET_BASE_URL", server.url("/weights/"))
     with pytest.raises(zoo.ZooError, match="failed"):
         zoo.fetch_imagenet_weights(0.35, 96, progress=False)
     assert list(keras_home.iterdir()) == []
 
 
-def test_a_non_hdf5_download_is_refused(keras_home: Path, server: _Server, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_non_hdf5_download_is_refused(keras_home: Path, server, monkeypatch: pytest.MonkeyPatch) -> None:
     name = zoo.imagenet_weights_name(0.35, 96)
     server.routes[f"/weights/{name}"] = ("good", b"<html>login page</html>")
-    monkeypatch.setattr(zoo, "IMAGENET_BASE_URL", server.base_url("/weights/"))
+    monkeypatch.setattr(zoo, "IMAGENET_BASE_URL", server.url("/weights/"))
     with pytest.raises(zoo.ZooError, match="not an HDF5 weights file"):
         zoo.fetch_imagenet_weights(0.35, 96, progress=False)
     assert list(keras_home.iterdir()) == []
