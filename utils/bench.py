@@ -57,6 +57,8 @@ MODELS: tuple[BenchModel, ...] = (
                "deep MLP with batch norm"),
     BenchModel("architectures", "04_cnn_architectures", ("a3_basic_block", "a5_cifar_resnet"),
                "cifar_resnet(3, (32, 32, 3), 10, widths=cfg.widths)", (32, 32, 3), 10, "ResNet-20"),
+    BenchModel("transfer", "05_transfer_learning", (), "zoo.build_encoder(zoo.EncoderConfig.from_lab(cfg))",
+               (28, 28, 1), 5, "course encoder CNN"),
     BenchModel("autoencoder_unet", "06_autoencoder_unet", ("c3_block", "c3_unet"),
                "build_unet((cfg.crop_size, cfg.crop_size, 1), cfg.unet_filters, bn_momentum=cfg.unet_bn_momentum)",
                "(cfg.crop_size, cfg.crop_size, 1)", 1, "U-Net", target="mask"),
@@ -100,7 +102,9 @@ def build_model(spec: BenchModel, cfg: Any) -> Any:
 
     nb = read(SOLUTIONS / f"{spec.notebook}.ipynb")
     sources = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
-    namespace: dict[str, Any] = {"keras": keras, "np": np, "tf": tf, "layers": keras.layers, "cfg": cfg}
+    from utils import zoo
+
+    namespace: dict[str, Any] = {"keras": keras, "np": np, "tf": tf, "layers": keras.layers, "cfg": cfg, "zoo": zoo}
     for grade_id in spec.cells:
         if grade_id not in sources:
             raise KeyError(f"{spec.notebook} has no cell with grade_id {grade_id!r}")
