@@ -123,8 +123,23 @@ def test_check_equal() -> None:
         checks.check_equal("shape", (2, 3), (2, 10))
     checks.check_equal("rows", [(1, 2), (3, 4)], [[1, 2], [3, 4]])
     checks.check_equal("sizes", np.array([55, 27]), [55, 27])
-    with pytest.raises(CheckFailure, match=r"largest difference is at index \(1,\): got 3, expected 2"):
+    with pytest.raises(CheckFailure, match=r"worst entry is at index \(1,\): got 3, expected 2"):
         checks.check_array("out", np.array([1.0, 3.0]), np.array([1.0, 2.0]))
+
+
+def test_check_array_names_the_entry_with_the_worst_relative_error() -> None:
+    # The largest absolute difference (index 0) is relatively tiny; the near-zero entry is what fails.
+    with pytest.raises(CheckFailure, match=r"worst entry is at index \(1,\): got 2e-06, expected 1e-06"):
+        checks.check_array("scores", np.array([100.001, 2e-6]), np.array([100.0, 1e-6]), tol=1e-4)
+
+
+def test_check_array_atol_forgives_float32_rounding_near_zero() -> None:
+    got, expected = np.array([2.5, 3e-7], dtype=np.float32), np.array([2.5, 1e-7], dtype=np.float32)
+    with pytest.raises(CheckFailure):
+        checks.check_array("scores", got, expected, tol=1e-4)
+    checks.check_array("scores", got, expected, tol=1e-4, atol=1e-5)
+    with pytest.raises(CheckFailure, match="differences up to 1e-05 ignored"):
+        checks.check_array("scores", np.array([2.6, 3e-7]), expected, tol=1e-4, atol=1e-5)
 
 
 def test_check_array_accepts_scalar_tensors() -> None:
