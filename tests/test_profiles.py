@@ -51,3 +51,10 @@ def test_lab_config_reads_as_attributes() -> None:
     with pytest.raises(profiles.ProfileError, match="Unknown lab"):
         profiles.get_profile("smoke").lab("nope")
     assert "epochs" in str(config)
+
+
+@pytest.mark.parametrize("name", profiles.PROFILES)
+def test_transfer_draws_match_the_labelled_sizes(name: str) -> None:
+    settings = profiles.LABS["transfer"][name]
+    assert len(settings["draws"]) == len(settings["per_class_sizes"]), "one number of draws per labelled-set size"
+    assert settings["scratch_steps"] == settings["head_steps"] + settings["fine_tune_steps"], "same step budget"

@@ -395,44 +395,44 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
             # (similar data) and MNIST digits (different data), per_class_sizes labelled images per class, each size
             # averaged over the matching entry of `draws` random draws (labelled images, initial weights, batch order);
             # the smallest size varies most, so it gets the most draws. The Part A-C demo uses demo_per_class.
-            # min_transfer_gain*: fine-tuned minus scratch accuracy at the smallest size, per task: the notes' table
-            # expects transfer to help most with similar data, less with different data and little of it.
+            # min_transfer_gain: fine-tuned minus scratch accuracy at the smallest size, on both tasks.
             # *_steps: gradient steps of batch_size images (heads train on frozen features; scratch gets the steps of
             # head + fine-tuning). imagenet: use MobileNetV2 ImageNet weights (offline profiles skip it with a notice).
+            # smoke shares cpu's encoder (one cached file): a smaller encoder measured +0.03 on the similar task, short
+            # of the target, so smoke saves time on draws and steps instead.
             "smoke": dict(
                 zoo_source_classes=(0, 1, 2, 3, 4),
-                zoo_filters=(8, 16, 32),
-                zoo_fc_units=32,
-                zoo_train_size=5_000,
-                zoo_epochs=3,
+                zoo_filters=(16, 32, 64),
+                zoo_fc_units=64,
+                zoo_train_size=20_000,
+                zoo_epochs=4,
                 zoo_batch_size=128,
-                zoo_learning_rate=3e-3,
+                zoo_learning_rate=2e-3,
                 zoo_seed=0,
                 similar_classes=(5, 6, 7, 8, 9),
                 per_class_sizes=(1,),
-                draws=(1,),
+                draws=(4,),
                 demo_per_class=10,
                 test_size=1_000,
                 batch_size=32,
                 head_steps=200,
                 head_learning_rate=1e-2,
-                scenario2_units=32,
+                scenario2_units=64,
                 knn_k=5,
                 lr_test_steps=40,
                 lr_test_min=1e-5,
                 lr_test_max=1.0,
                 fine_tune_steps=40,
-                scratch_steps=100,
+                scratch_steps=240,
                 scratch_learning_rate=3e-3,
                 imagenet=False,
                 imagenet_alpha=0.35,
                 imagenet_size=96,
                 max_frozen_change=0.0,
-                min_source_accuracy=0.75,
+                min_source_accuracy=0.85,
                 min_knn_accuracy=0.3,
                 min_finetune_accuracy=0.45,
                 min_transfer_gain=0.05,
-                min_transfer_gain_different=0.02,
             ),
             "cpu": dict(
                 zoo_source_classes=(0, 1, 2, 3, 4),
@@ -467,7 +467,6 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 min_knn_accuracy=0.3,
                 min_finetune_accuracy=0.45,
                 min_transfer_gain=0.05,
-                min_transfer_gain_different=0.02,
             ),
             "gpu": dict(
                 zoo_source_classes=(0, 1, 2, 3, 4),
@@ -502,7 +501,6 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 min_knn_accuracy=0.3,
                 min_finetune_accuracy=0.5,
                 min_transfer_gain=0.05,
-                min_transfer_gain_different=0.02,
             ),
         },
         "siamese": {
