@@ -65,14 +65,17 @@ def closed_port_base() -> str:
 # ---------------------------------------------------------------------------
 
 
-def test_every_profile_defines_an_encoder_with_its_own_key() -> None:
-    keys = set()
+def test_profiles_share_an_encoder_exactly_when_their_settings_agree() -> None:
+    configs = {}
     for profile in PROFILES:
-        config = zoo.config_for_profile(profile)
+        configs[profile] = config = zoo.config_for_profile(profile)
         values = LABS[zoo.LAB][profile]
         assert config.filters == tuple(values["zoo_filters"]) and config.epochs == values["zoo_epochs"]
-        keys.add(config.key())
-    assert len(keys) == len(PROFILES)
+    for a in PROFILES:
+        for b in PROFILES:
+            assert (configs[a].key() == configs[b].key()) == (configs[a] == configs[b]), (a, b)
+    assert configs["smoke"] == configs["cpu"], "smoke shares cpu's encoder (see utils/profiles.py)"
+    assert configs["gpu"].key() != configs["cpu"].key()
 
 
 def test_key_follows_settings_only() -> None:
