@@ -8,7 +8,7 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -93,3 +93,24 @@ def server() -> Iterator[LocalServer]:
     httpd.shutdown()
     httpd.server_close()
     thread.join(5)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print, per lab, how many wrong answers the exercise checks caught and correct ones they accepted."""
+    tally: dict[str, list[int]] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", []):
+                if key != "mutation" or getattr(report, "when", "call") != "call":
+                    continue
+                lab, should_pass, ok = value
+                counts = tally.setdefault(lab, [0, 0, 0, 0])  # wrong caught, wrong, correct accepted, correct
+                offset = 2 if should_pass else 0
+                counts[offset] += int(ok)
+                counts[offset + 1] += 1
+    if not tally:
+        return
+    terminalreporter.section("exercise checks: mutation tests")
+    for lab in sorted(tally):
+        caught, wrong, accepted, correct = tally[lab]
+        terminalreporter.write_line(f"{lab}: wrong caught {caught}/{wrong}, correct accepted {accepted}/{correct}")

@@ -56,7 +56,7 @@ class CourseFigure(Figure):
 # ---------------------------------------------------------------------------
 
 
-def _new_figure(figsize: tuple[float, float], title: str | None = None) -> CourseFigure:
+def new_figure(figsize: tuple[float, float], title: str | None = None) -> CourseFigure:
     """Create a pyplot-independent figure with an Agg canvas and constrained layout."""
     fig = CourseFigure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)  # attaches itself as fig.canvas: draw(), savefig() and buffer_rgba() work
@@ -72,14 +72,14 @@ def _grid(n: int, ncols: int, tile: tuple[float, float], title: str | None) -> t
     ncols = max(1, min(ncols, n))
     nrows = max(1, math.ceil(n / ncols))
     extra = 0.5 if title else 0.0
-    fig = _new_figure((tile[0] * ncols, tile[1] * nrows + extra), title)
+    fig = new_figure((tile[0] * ncols, tile[1] * nrows + extra), title)
     axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
 
 
-def _clear_ticks(ax: Axes) -> None:
+def clear_ticks(ax: Axes) -> None:
     """Remove ticks and tick labels from an image tile but keep its frame."""
     ax.set_xticks([])
     ax.set_yticks([])
@@ -193,7 +193,7 @@ def training_curves(
     ncols = 2 if len(names) == 4 else min(len(names), 3)
     nrows = math.ceil(len(names) / ncols)
     multi = len(runs) > 1
-    fig = _new_figure((4.4 * ncols + (1.6 if multi else 0.0), 3.4 * nrows + 0.4), title)
+    fig = new_figure((4.4 * ncols + (1.6 if multi else 0.0), 3.4 * nrows + 0.4), title)
     axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for ax in axes[len(names):]:
         ax.set_visible(False)
@@ -243,7 +243,7 @@ def loss_curve(
     y = _to_numpy(values).astype(float).ravel()
     if y.size == 0:
         raise ValueError("values is empty")
-    fig = _new_figure((6.4, 4.0), None)
+    fig = new_figure((6.4, 4.0), None)
     ax = fig.add_subplot()
     marker = "o" if len(y) <= 25 else None
     ax.plot(np.arange(len(y)), y, color="C0", lw=1.2 if len(y) > 200 else 1.6, marker=marker, markersize=3)
@@ -321,7 +321,7 @@ def image_grid(
     fig, axes = _grid(n, ncols, (1.35, 1.35 + 0.17 * lines), title)
     for i, ax in enumerate(axes):
         ax.imshow(shown[i], cmap=None if shown.ndim == 4 else cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        _clear_ticks(ax)
+        clear_ticks(ax)
         if pred is not None and true is not None:
             ok = pred[i] == true[i]
             colour = RIGHT if ok else WRONG
@@ -396,7 +396,7 @@ def filter_grid(
         else:
             limit = max(float(np.abs(tiles[i]).max()), 1e-12)
             ax.imshow(tiles[i], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-        _clear_ticks(ax)
+        clear_ticks(ax)
         ax.set_title(str(i), fontsize=TILE_TITLE_SIZE - 1, pad=2)
     return fig
 
@@ -424,7 +424,7 @@ def feature_maps(
     fig, axes = _grid(n, ncols, (1.3, 1.45), f"{title}\n({shown}, {a.shape[0]}\u00d7{a.shape[1]}, per-map scale)")
     for i, ax in enumerate(axes):
         ax.imshow(a[..., i], cmap=cmap, interpolation="nearest")
-        _clear_ticks(ax)
+        clear_ticks(ax)
         ax.set_title(str(i), fontsize=TILE_TITLE_SIZE - 1, pad=2)
     return fig
 
@@ -475,7 +475,7 @@ def activation_histograms(
     n = len(items)
     nrows = math.ceil(n / max_cols)
     ncols = math.ceil(n / nrows)
-    fig = _new_figure((2.3 * ncols, 2.3 * nrows + 0.5), title)
+    fig = new_figure((2.3 * ncols, 2.3 * nrows + 0.5), title)
     axes = list(fig.subplots(nrows, ncols, squeeze=False, sharex=bool(sharex and value_range)).ravel())
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -511,7 +511,7 @@ def compare_bars(
     fmt = "{:.3f}" if np.all(np.abs(heights) <= 1.0) else "{:.4g}"
     longest = max(len(s) for s in names)
     long_names = (len(names) > 4 and longest > 10) or longest > 18
-    fig = _new_figure((max(4.5, 1.1 * len(names) + 1.8), 4.2), None)
+    fig = new_figure((max(4.5, 1.1 * len(names) + 1.8), 4.2), None)
     ax = fig.add_subplot()
     bars = ax.bar(names, heights, color="C0", width=0.6)
     ax.bar_label(bars, labels=[fmt.format(h) for h in heights], padding=3, fontsize=9)
@@ -563,7 +563,7 @@ def confusion_matrix(
         matrix = counts.astype(float)
     names = [_class_name(i, class_names) for i in range(k)]
     side = max(4.6, 0.42 * k + 2.2)
-    fig = _new_figure((side + 1.0, side), None)
+    fig = new_figure((side + 1.0, side), None)
     ax = fig.add_subplot()
     image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
     fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of the true class" if normalize else "count")
@@ -588,3 +588,7 @@ def confusion_matrix(
                 ax.text(c, r, text, ha="center", va="center", fontsize=size,
                         color="white" if matrix[r, c] > threshold else "black")
     return fig
+
+
+# Diagrams drawn for particular labs, one module each (imported last: they build on the helpers above).
+from utils.plots import graphs, windows  # noqa: E402
