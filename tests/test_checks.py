@@ -148,3 +148,9 @@ def test_check_array_accepts_scalar_tensors() -> None:
     checks.check_array("dice", tf.constant(0.5), np.float64(0.5), tol=1e-6)
     with pytest.raises(checks.CheckFailure, match="dice"):
         checks.check_array("dice", tf.constant(0.7), np.float64(0.5), tol=1e-6)
+
+
+def test_check_equal_never_dumps_long_values() -> None:
+    with pytest.raises(CheckFailure) as info:
+        checks.check_equal("sizes", list(range(40)), list(range(1, 41)))
+    assert len(str(info.value)) < 250 and "..." in str(info.value)

@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from utils import checks as grading_checks
 from utils import cli, grading, labs
 
 SOLUTION_PATH = labs.SOLUTIONS / "01_backprop_by_hand.ipynb"
@@ -339,3 +340,46 @@ def test_cli_grade_arguments() -> None:
     args = cli.build_parser().parse_args(["grade", "01", "subs", "--jobs", "2", "--cell-timeout", "30"])
     assert (args.lab, args.submissions, args.jobs, args.cell_timeout, args.profile) == ("01", "subs", 2, 30.0, "smoke")
     assert args.func is cli._cmd_grade
+
+
+HIDDEN_CELL = (
+    "print('visible check passed')\n"
+    "### BEGIN HIDDEN TESTS\n"
+    "_secret_inputs = list(range(40))\n"
+    "for _case in _secret_inputs:\n"
+    "    if _case == 39:\n"
+    "        raise ValueError('shapes ' + repr(list(range(400))) + ' do not align')\n"
+    "### END HIDDEN TESTS\n"
+)
+
+
+def test_a_crashing_hidden_test_fails_with_one_sentence_and_no_source() -> None:
+    """A hidden test that crashes ends as one short CheckFailure sentence naming none of its code."""
+    guarded = grading.guard_hidden_tests(HIDDEN_CELL)
+    assert labs.BEGIN_HIDDEN in guarded and labs.END_HIDDEN in guarded  # feedback still hides the region
+    with pytest.raises(grading_checks.CheckFailure) as info:
+        exec(compile(guarded, "<graded cell>", "exec"), {})
+    message = str(info.value)
+    assert message.startswith("A hidden test ran your code on other inputs and it raised ValueError")
+    assert "\n" not in message and len(message) < 300 and "_secret_inputs" not in message
+    assert grading.guard_hidden_tests("x = 1\n") == "x = 1"
+
+
+def test_feedback_html_never_contains_hidden_test_source(tmp_path: Path) -> None:
+    """Make a hidden test crash in a real kernel; the feedback shows the sentence, not the hidden code."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(grading.guard_hidden_tests(HIDDEN_CELL))
+    cell.metadata[grading.META] = {"role": "graded", "grade_id": "h1_check"}
+    nb.cells.append(cell)
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(labs.ROOT)}}).execute()
+    error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
+    assert error.ename == "CheckFailure" and "_secret_inputs" not in "".join(error.traceback)
+    row = grading.Row("student", {"h1_check": 0.0}, {"h1_check": 1.0}, [f"h1_check: {error.evalue}"], [], 1.0)
+    grading.write_feedback(nb, row, "lab", "smoke", tmp_path / "student.ipynb")
+    html = (tmp_path / "student.html").read_text(encoding="utf-8")
+    assert "A hidden test ran your code on other inputs" in html
+    for secret in ("_secret_inputs", "_case == 39", "range(400)", "BEGIN HIDDEN"):
+        assert secret not in html, secret

@@ -102,6 +102,21 @@ def _one_line(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def hidden_test_failure(exc: BaseException) -> None:
+    """Re-raise a failure inside a hidden test as one sentence that shows none of the hidden test's code."""
+    if isinstance(exc, NotImplementedYet):
+        raise NotImplementedYet(str(exc)) from None
+    if isinstance(exc, CheckFailure):
+        raise CheckFailure(f"A hidden test failed: {_one_line(exc)}") from None
+    if isinstance(exc, NotImplementedError):
+        raise NotImplementedYet(not_implemented_message(_innermost_function(exc.__traceback__))) from None
+    where = _student_location(exc.__traceback__)
+    message = _one_line(exc)
+    message = message if len(message) <= 160 else message[:157] + "..."
+    raise CheckFailure(f"A hidden test ran your code on other inputs and it raised {type(exc).__name__}{where}: "
+                       f"{message}") from None
+
+
 def install_feedback() -> None:
     """Show a stub's NotImplementedError anywhere in a notebook as one sentence."""
     try:
@@ -225,6 +240,11 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _shorten(text: str, limit: int = 80) -> str:
+    """Cut a long value's text so a sentence never becomes a dump of numbers."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_equal(name: str, actual: Any, expected: Any) -> None:
     """Check that ``actual`` equals ``expected`` exactly (ints, shapes, labels, strings, arrays)."""
     if isinstance(expected, np.ndarray) and expected.shape != ():
@@ -233,7 +253,7 @@ def check_equal(name: str, actual: Any, expected: Any) -> None:
             wrong = int(np.sum(value != expected))
             raise CheckFailure(f"{name} differs from the expected values in {wrong} of {expected.size} entries.")
     elif _plain(actual) != _plain(expected):
-        raise CheckFailure(f"{name} is {_plain(actual)!r}, expected {_plain(expected)!r}.")
+        raise CheckFailure(f"{name} is {_shorten(repr(_plain(actual)))}, expected {_shorten(repr(_plain(expected)))}.")
     print(f"{TICK} {name}: as expected")
 
 

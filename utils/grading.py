@@ -632,6 +632,8 @@ def build_graded_notebook(solution: Any, reference: dict[str, dict[str, str]], s
                 if edited:
                     review.append(f"edited locked cell {grade_id} (ignored)")
         cell.metadata[META] = {"role": role, "grade_id": grade_id}
+        if role == "graded" and cell.cell_type == "code":
+            cell.source = guard_hidden_tests(cell.source)
         if role == "graded":
             nb.cells.append(_grader_cell("guard", nonce, grade_id, [], rebound))
         nb.cells.append(cell)
@@ -891,6 +893,36 @@ def _hide_hidden_tests(source: str) -> str:
     return "\n".join(out)
 
 
+def guard_hidden_tests(source: str) -> str:
+    """Wrap each hidden-test region of a graded cell so that any failure in it ends as one sentence.
+
+    The region runs inside ``try``; an exception becomes a CheckFailure whose message names no hidden-test line,
+    so neither the kernel's traceback nor the gradebook reason can show the hidden tests' source.
+    """
+    out: list[str] = []
+    indent, hidden = "", False
+    for line in source.splitlines():
+        if BEGIN_HIDDEN in line:
+            indent, hidden = line[: len(line) - len(line.lstrip())], True
+            out += [line, f"{indent}try:"]
+        elif END_HIDDEN in line and hidden:
+            hidden = False
+            out += [f"{indent}    pass", f"{indent}except Exception as _hidden_test_error:",
+                    f"{indent}    __import__('utils.checks').checks.hidden_test_failure(_hidden_test_error)", line]
+        elif hidden:
+            out.append(f"    {line}" if line.strip() else line)
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _one_line_errors(cell: Any) -> None:
+    """Reduce a cell's error outputs to one line each (no traceback frames, so no source lines)."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            output["traceback"] = [_error_line(output)]
+
+
 def _md(text: str) -> str:
     """Escape a reason for a markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
@@ -926,6 +958,7 @@ def write_feedback(nb: Any, row: Row, lab: str, profile: str, path: Path) -> Non
                 output["text"] = text[: MAX_STREAM_CHARS // 2] + "\n...(output truncated)...\n" + text[-2000:]
         if info.get("role") == "graded":
             cell.source = _hide_hidden_tests(cell.source)
+            _one_line_errors(cell)
         feedback.cells.append(cell)
         grade_id = info.get("grade_id", "")
         if info.get("role") == "graded" and grade_id in row.points:
