@@ -58,7 +58,7 @@ def _leakable(lines: set[str]) -> set[str]:
 def test_no_solution_line_reaches_labs_or_utils(path: Path) -> None:
     secret = _leakable(labs.solution_lines(labs.read(path)))
     assert secret, f"{path.name} has no solution lines to protect"
-    targets = sorted(labs.LABS.glob("*.ipynb")) + sorted((ROOT / "utils").glob("*.py"))
+    targets = sorted(labs.LABS.glob("*.ipynb")) + sorted((ROOT / "utils").rglob("*.py"))
     for target in targets:
         if target.suffix == ".ipynb":
             text_lines = {l.strip() for c in labs.read(target).cells for l in c.source.splitlines()}
