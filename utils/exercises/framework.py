@@ -13,6 +13,7 @@ miss, the sentence says so.
 
 from __future__ import annotations
 
+import os
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -104,6 +105,8 @@ def observe(func: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return plain(func(*args, **kwargs))
     except Exception as exc:  # noqa: BLE001 - any crash becomes data for the judge
+        if _full_tracebacks() and not isinstance(exc, NotImplementedError):
+            raise  # debugging: let the student's own traceback through
         return raised_record(name, exc)
 
 
@@ -119,7 +122,14 @@ def call_raw(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, dict[str, Any] 
     try:
         return func(*args, **kwargs), None
     except Exception as exc:  # noqa: BLE001
+        if _full_tracebacks() and not isinstance(exc, NotImplementedError):
+            raise
         return None, raised_record(name, exc)
+
+
+def _full_tracebacks() -> bool:
+    """Return True when the student asked for full tracebacks (COURSE_FULL_TRACEBACKS=1) to debug their code."""
+    return bool(os.environ.get("COURSE_FULL_TRACEBACKS"))
 
 
 # ---------------------------------------------------------------------------
@@ -309,6 +319,8 @@ class Check:
         except CheckFailure:
             raise
         except Exception as exc:  # noqa: BLE001 - a probe tripped over a strange answer: still one sentence
+            if _full_tracebacks():
+                raise
             raise CheckFailure(f"The check could not run your code on its inputs ({type(exc).__name__}: "
                                f"{_one_line(exc, 150)}); run the exercise cell again and make sure it returns "
                                "what the docstring asks for.") from None
