@@ -11,7 +11,7 @@ Each check is a :class:`~utils.exercises.framework.Check`:
 A notebook runs both in one call. The grader can run the probe in the student's process and the judge outside it.
 Checks share no state with each other or with the notebook, so their verdicts do not depend on cell order.
 
-Modules: ``backprop`` (Lab 1), ``convolution`` (Lab 2), ``batchnorm`` (Lab 3), ``architectures`` (Lab 4),
+Modules: ``backprop`` (Lab 1), ``convolution`` (Lab 2), ``init_batchnorm`` (Lab 3), ``architectures`` (Lab 4),
 ``transfer`` (Lab 5), ``autoencoder`` (Lab 6), ``siamese`` (Lab 7); ``framework`` holds the machinery and
 ``models`` describes Keras models as plain data.
 """
@@ -24,7 +24,7 @@ from types import ModuleType
 LABS = {
     "backprop": "01",
     "convolution": "02",
-    "batchnorm": "03",
+    "init_batchnorm": "03",
     "architectures": "04",
     "transfer": "05",
     "autoencoder": "06",
