@@ -98,7 +98,6 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 learning_rate=0.002,
                 min_im2col_speedup=5.0,
                 max_conv_rel_error=1e-08,
-                max_grad_rel_error=1e-07,
                 min_lenet_accuracy=0.985,
             ),
             smoke=dict(
