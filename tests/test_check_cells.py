@@ -77,15 +77,26 @@ def _defined(source: str) -> set[str]:
     return names
 
 
+CONSTRUCTORS = {"np.array", "np.asarray", "np.arange", "np.zeros", "np.ones", "np.float64", "np.float32", "dict",
+                "list", "tuple", "set", "float", "int", "str", "range"}
+
+
+def _is_cheap_assignment(node: ast.stmt) -> bool:
+    """An assignment of literals built with constructors only (a given constant such as a parameter dict)."""
+    if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+        return False
+    return all(ast.unparse(call.func) in CONSTRUCTORS for call in ast.walk(node.value) if isinstance(call, ast.Call))
+
+
 def _is_definitions_only(source: str) -> bool:
-    """True for given cells that only import and define (safe and cheap to run before the checks)."""
+    """True for given cells that only import, define and set constants (safe and cheap to run before the checks)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return False
     allowed = (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
-    return all(isinstance(n, allowed) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
-               for n in tree.body)
+    return all(isinstance(n, allowed) or _is_cheap_assignment(n)
+               or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in tree.body)
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
