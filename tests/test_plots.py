@@ -310,3 +310,20 @@ def test_confusion_matrix(tmp_path):
     counts = plots.confusion_matrix(y_true, y_pred, normalize=False, title="Counts")
     assert "2" in {t.get_text() for t in counts.axes[0].texts}
     assert counts.axes[0].get_title().startswith("Counts")
+
+
+def test_scatter_2d_segmentation_errors_and_picture_grid() -> None:
+    rng = np.random.default_rng(0)
+    fig = plots.scatter_2d(rng.normal(size=(30, 2)), np.arange(30) % 3, "codes", legend_title="digit")
+    assert len(fig.axes) == 1 and fig.axes[0].get_legend().get_title().get_text() == "digit"
+    with pytest.raises(ValueError, match=r"needs points of shape \(N, 2\)"):
+        plots.scatter_2d(np.zeros((5, 3)), np.zeros(5), "bad")
+    image = np.full((4, 4, 1), 0.5)
+    truth = np.ones((4, 4, 1)); truth[0] = 0.0  # the first row is foreground (membrane)
+    probability = np.ones((4, 4, 1)); probability[:, 0] = 0.0  # the first column is predicted foreground
+    rgb = plots.segmentation_errors(image, truth, probability)
+    assert rgb.shape == (4, 4, 3)
+    assert tuple(rgb[0, 0]) == (0.1, 0.9, 0.1) and tuple(rgb[1, 0]) == (0.95, 0.1, 0.1)
+    assert tuple(rgb[0, 1]) == (0.2, 0.4, 1.0) and np.allclose(rgb[1, 1], 0.3)
+    grid = plots.picture_grid([("row", [image, rgb])], ["image", "errors"], "overlay")
+    assert len(grid.axes) == 2 and grid.axes[1].get_title() == "errors"

@@ -32,6 +32,9 @@ __all__ = [
     "filter_grid",
     "image_grid",
     "loss_curve",
+    "picture_grid",
+    "scatter_2d",
+    "segmentation_errors",
     "training_curves",
 ]
 
@@ -587,6 +590,54 @@ def confusion_matrix(
                     text = "0"
                 ax.text(c, r, text, ha="center", va="center", fontsize=size,
                         color="white" if matrix[r, c] > threshold else "black")
+    return fig
+
+
+def scatter_2d(points: Any, labels: Any, title: str, legend_title: str = "class",
+               axis_labels: tuple[str, str] = ("component 1", "component 2")) -> CourseFigure:
+    """Scatter 2-D points coloured by integer label, with a legend beside the axes."""
+    points, labels = _to_numpy(points), _to_numpy(labels)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(f"scatter_2d needs points of shape (N, 2) and N labels, got {points.shape} and {labels.shape}.")
+    fig = new_figure((6.4, 5.2), title)
+    ax = fig.add_subplot()
+    for k in np.unique(labels):
+        chosen = labels == k
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.6, color=f"C{int(k) % 10}", label=str(k))
+    ax.legend(title=legend_title, markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    return fig
+
+
+def segmentation_errors(image: Any, truth: Any, probability: Any, threshold: float = 0.5) -> np.ndarray:
+    """Return an RGB picture: the grey image with found (green), spurious (red) and missed (blue) foreground pixels.
+
+    The foreground is where ``truth`` is 0 and ``probability`` is below ``threshold`` (the ISBI membranes are dark).
+    """
+    image, truth, probability = _to_numpy(image), _to_numpy(truth), _to_numpy(probability)
+    grey = np.repeat(image[..., :1], 3, axis=-1) * 0.6
+    true_fg, predicted_fg = truth[..., 0] == 0, probability[..., 0] < threshold
+    colours = {(True, True): (0.1, 0.9, 0.1), (False, True): (0.95, 0.1, 0.1), (True, False): (0.2, 0.4, 1.0)}
+    for (t, p), colour in colours.items():
+        grey[(true_fg == t) & (predicted_fg == p)] = colour
+    return grey
+
+
+def picture_grid(rows: Sequence[tuple[str, Sequence[Any]]], columns: Sequence[str], title: str) -> CourseFigure:
+    """A grid of RGB or grey pictures in [0, 1]: rows of (row label, pictures), one title per column."""
+    fig = new_figure((3.0 * len(columns), 3.1 * len(rows) + 0.4), title)
+    axes = fig.subplots(len(rows), len(columns), squeeze=False)
+    for r, (label, pictures) in enumerate(rows):
+        for c, picture in enumerate(pictures):
+            picture = _to_numpy(picture)
+            ax = axes[r, c]
+            ax.imshow(picture if picture.ndim == 3 and picture.shape[-1] == 3 else picture[..., 0], cmap="gray",
+                      vmin=0.0, vmax=1.0, interpolation="nearest")
+            clear_ticks(ax)
+            if r == 0:
+                ax.set_title(columns[c], fontsize=10)
+        axes[r, 0].set_ylabel(label, fontsize=10)
     return fig
 
 
