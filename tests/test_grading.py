@@ -31,9 +31,14 @@ WRONG_PART_A = {  # wrong answers of the right shape: only a fooled check could 
     "a4_sgd_step": "def sgd_step(params, grads, lr):\n    return dict(params)\n",
 }
 PATCH_CHECKS = (  # patches the checks at the top of the cell and again while a check runs
-    "for _name in dir(checks):\n    if _name.startswith('check_'):\n        setattr(checks, _name, lambda *a, **k: None)\n\n"
+    "import utils.exercises.backprop as _bp\n"
+    "for _module in (checks, _bp):\n"
+    "    for _name in dir(_module):\n"
+    "        if _name.startswith('check_'):\n"
+    "            setattr(_module, _name, lambda *a, **k: None)\n\n"
     "def forward(x, params):\n"
     "    checks.check_mapping = checks.check_array = checks.check_gradient = lambda *a, **k: None\n"
+    "    _bp.expect_array = _bp.expect_equal = lambda *a, **k: 0.0\n"
     f"    return {ZEROS}\n\n"
     "def total_error(outputs, t):\n    return 0.0\n"
 )
@@ -108,9 +113,11 @@ HOSTILE_CLASS = ["empty", "partial", "crash", "loop", "sys_exit", "os_exit", "de
 EXPECTED = {  # Part A is worth PART_A; each hostile kind loses exactly what its damage reaches
     "empty": 0, "partial": PART_A, "crash": PART_A - MAXIMA["a2_dE_dw5_check"],
     "loop": PART_A - MAXIMA["a4_sgd_step_check"] - MAXIMA["a_training_check"],
-    "sys_exit": MAXIMA["a1_forward_check"] + MAXIMA["a2_dE_dw5_check"],
+    # sgd_step's check builds its own gradients, so it scores without the student's `gradients`
+    "sys_exit": MAXIMA["a1_forward_check"] + MAXIMA["a2_dE_dw5_check"] + MAXIMA["a4_sgd_step_check"],
     "os_exit": MAXIMA["a1_forward_check"] + MAXIMA["a2_dE_dw5_check"],
-    "deleted": MAXIMA["a1_forward_check"] + MAXIMA["a2_dE_dw5_check"], "reordered": PART_A,
+    "deleted": MAXIMA["a1_forward_check"] + MAXIMA["a2_dE_dw5_check"] + MAXIMA["a4_sgd_step_check"],
+    "reordered": PART_A,
     "renamed": PART_A - MAXIMA["a4_sgd_step_check"] - MAXIMA["a_training_check"],
     "not_json": 0, "patch_checks": 0, "patch_numpy": 0,
 }
@@ -281,7 +288,8 @@ def test_graded_notebook_follows_the_solution_and_matches_answers_by_grade_id() 
     roles = [c.metadata[grading.META]["role"] for c in nb.cells]
     lab_cells = [c for c in nb.cells if c.metadata[grading.META]["role"] not in grading.GRADER_ROLES]
     assert [c.source for c in lab_cells if c.metadata[grading.META]["role"] != "answer"] == [
-        c.source for c in SOLUTION.cells if not c.metadata.get("nbgrader", {}).get("solution")]
+        grading.guard_hidden_tests(c.source) if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"
+        else c.source for c in SOLUTION.cells if not c.metadata.get("nbgrader", {}).get("solution")]
     answers = {c.metadata[grading.META]["grade_id"]: c.source for c in lab_cells
                if c.metadata[grading.META]["role"] == "answer"}
     assert answers["a1_forward"] == ANSWERS["a1_forward"]
