@@ -318,6 +318,13 @@ def sgd_step_in_place_none(params, grads, lr):
         params[k] = params[k] - lr * grads[k]
 
 
+def sgd_step_mutates_grads(params, grads, lr):
+    """Correct (adversary13): scales `grads` in place; the docstring only asks that `params` be left unchanged."""
+    for k in grads:
+        grads[k] *= lr
+    return {k: v - grads[k] for k, v in params.items()}
+
+
 def sgd_step_fixed_lr(params, grads, lr):
     """Wrong: the lab's 0.5 hard-coded."""
     return {k: v - 0.5 * grads[k] for k, v in params.items()}
@@ -869,6 +876,36 @@ sgd_train_per_batch = _scaffold(lambda *a: _epoch(*a, record="per batch"))
 sgd_train_weights_only = _scaffold(lambda *a: _epoch(*a, only=("W1", "W2")))
 
 
+def _epoch_global_rng(rng, params, X, y, batch_size, lr, history):
+    """Wrong (adversary13): shuffles with np.random's global generator, ignoring `rng`, so a seed does not repeat."""
+    order = np.random.permutation(len(X))
+    losses = []
+    for start in range(0, len(X), batch_size):
+        b = order[start:start + batch_size]
+        loss, grads = mlp_loss(params, X[b], y[b])
+        for k in params:
+            params[k] -= lr * grads[k]
+        losses.append(loss)
+    history["loss"].append(float(np.mean(losses)))
+
+
+def _epoch_drop_last(rng, params, X, y, batch_size, lr, history):
+    """Wrong (adversary13): max(1, N // batch_size) batches, so the last partial batch is dropped when N > batch."""
+    order = rng.permutation(len(X))
+    losses = []
+    for i in range(max(1, len(X) // batch_size)):
+        b = order[i * batch_size:(i + 1) * batch_size]
+        loss, grads = mlp_loss(params, X[b], y[b])
+        for k in params:
+            params[k] -= lr * grads[k]
+        losses.append(loss)
+    history["loss"].append(float(np.mean(losses)))
+
+
+sgd_train_global_rng = _scaffold(_epoch_global_rng)
+sgd_train_drop_last = _scaffold(_epoch_drop_last)
+
+
 def sgd_train_returns_params(params, X, y, X_val, y_val, epochs, batch_size, learning_rate, lr_decay=1.0, seed=0,
                              verbose=True):
     """Wrong convention: returns only the params."""
@@ -911,6 +948,25 @@ def keras_no_input(input_dim, hidden_dim, num_classes):
 
     return keras.Sequential([keras.layers.Dense(hidden_dim, kernel_initializer=keras.initializers.HeNormal()),
                              keras.layers.ReLU(), keras.layers.Dense(num_classes)])
+
+
+def keras_he_uniform(input_dim, hidden_dim, num_classes):
+    """Wrong (adversary13): He *uniform*; the docstring asks for He normal (the same spread, another distribution)."""
+    import keras
+
+    return keras.Sequential([keras.Input((input_dim,)),
+                             keras.layers.Dense(hidden_dim, activation="relu", kernel_initializer="he_uniform"),
+                             keras.layers.Dense(num_classes)])
+
+
+def keras_random_normal(input_dim, hidden_dim, num_classes):
+    """Correct: He normal spelled as an untruncated RandomNormal with std sqrt(2 / input_dim)."""
+    import keras
+
+    init = keras.initializers.RandomNormal(stddev=float(np.sqrt(2 / input_dim)))
+    return keras.Sequential([keras.Input((input_dim,)),
+                             keras.layers.Dense(hidden_dim, activation="relu", kernel_initializer=init),
+                             keras.layers.Dense(num_classes)])
 
 
 def keras_softmax(i, h, c):
@@ -1016,6 +1072,7 @@ CASES += [
     wrong(LAB, C.check_sgd_step, "sgd_step with +", sgd_step_plus, expect="not p + lr"),
     wrong(LAB, C.check_sgd_step, "sgd_step in place, returning params", sgd_step_in_place, expect="in place"),
     wrong(LAB, C.check_sgd_step, "sgd_step in place, returning None", sgd_step_in_place_none, expect="None"),
+    correct(LAB, C.check_sgd_step, "sgd_step scaling grads in place (adversary13)", sgd_step_mutates_grads),
     wrong(LAB, C.check_sgd_step, "sgd_step with lr fixed at 0.5", sgd_step_fixed_lr, expect="`lr`"),
     wrong(LAB, C.check_sgd_step, "sgd_step returning the step", sgd_step_returns_step, expect="not the step"),
     wrong(LAB, C.check_sgd_step, "sgd_step skipping the biases", sgd_step_weights_only, expect="b1"),
@@ -1143,6 +1200,10 @@ CASES += [
     wrong(LAB, C.check_sgd_train, "sgd_train updating the weights only", sgd_train_weights_only),
     wrong(LAB, C.check_sgd_train, "sgd_train returning params only", sgd_train_returns_params,
           expect="(params, history)"),
+    wrong(LAB, C.check_sgd_train, "sgd_train shuffling with the global RNG (adversary13)", sgd_train_global_rng,
+          expect="same seed"),
+    wrong(LAB, C.check_sgd_train, "sgd_train dropping the last partial batch when N > batch (adversary13)",
+          sgd_train_drop_last, expect="last batch"),
     wrong(LAB, C.check_sgd_train, "sgd_train still a stub", stub, expect="not implemented yet"),
     # C1
     correct(LAB, C.check_build_keras_mlp, "Keras MLP, functional with Activation", keras_functional),
@@ -1153,7 +1214,10 @@ CASES += [
     wrong(LAB, C.check_build_keras_mlp, "Keras MLP with sigmoid", keras_sigmoid, expect="ReLU"),
     wrong(LAB, C.check_build_keras_mlp, "Keras MLP with 100 hidden units", keras_fixed_hidden, expect="units"),
     wrong(LAB, C.check_build_keras_mlp, "Keras MLP with 784 inputs", keras_fixed_input, expect="input_dim"),
+    correct(LAB, C.check_build_keras_mlp, "Keras MLP with RandomNormal(sqrt(2 / d))", keras_random_normal),
     wrong(LAB, C.check_build_keras_mlp, "Keras MLP with Glorot", keras_glorot, expect="Glorot"),
+    wrong(LAB, C.check_build_keras_mlp, "Keras MLP with He uniform (adversary13)", keras_he_uniform,
+          expect="he_normal"),
     wrong(LAB, C.check_build_keras_mlp, "Keras MLP with two hidden layers", keras_extra_layer, expect="two Dense"),
     wrong(LAB, C.check_build_keras_mlp, "Keras MLP without bias", keras_no_bias, expect="bias"),
     wrong(LAB, C.check_build_keras_mlp, "Keras MLP as a list", keras_returns_layers, expect="keras.Model"),

@@ -477,6 +477,33 @@ def backward_solution_like(dout, cache):
     return dx_pad[:, pad:pad + H, pad:pad + W, :], (cols.T @ d).reshape(w.shape), d.sum(axis=0)
 
 
+def _col2im_float64(dcols, shape, F, stride):
+    N, Hp, Wp, C = shape
+    H2, W2 = (Hp - F) // stride + 1, (Wp - F) // stride + 1
+    d = dcols.reshape(N, H2, W2, F, F, C)
+    dx = np.zeros(shape)  # float64 by default, whatever the dtype of dcols
+    for a in range(F):
+        for c in range(F):
+            dx[:, a:a + stride * H2:stride, c:c + stride * W2:stride, :] += d[:, :, :, a, c, :]
+    return dx
+
+
+def conv_im2col_float32(x, w, b, stride=1, pad=0):
+    """Correct (adversary13): the forward pass in float32, so the cache holds float32 columns and weights."""
+    out, cache = conv_im2col(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), stride, pad)
+    return out, cache
+
+
+def backward_after_float32(dout, cache):
+    """Correct (adversary13): backward on a float32 cache, col2im promoting dx to float64 with a default np.zeros."""
+    x_shape, cols, w, stride, pad = cache
+    N, H, W, C = x_shape
+    F, _, _, K = w.shape
+    dm = dout.reshape(-1, K)
+    dx = _col2im_float64(dm @ w.reshape(-1, K).T, (N, H + 2 * pad, W + 2 * pad, C), F, stride)
+    return dx[:, pad:pad + H, pad:pad + W], (cols.T @ dm).reshape(w.shape), dm.sum(0)
+
+
 def backward_einsum(dout, cache):
     """Correct, differently written: einsum and the window-by-window col2im, crop from the far end."""
     x_shape, cols, w, stride, pad = cache
@@ -786,6 +813,11 @@ def lenet_sequential(input_shape=(32, 32, 1), num_classes=10, activation="relu",
     return keras.Sequential(layers)
 
 
+def lenet_ignores_input_shape(input_shape=(32, 32, 1), num_classes=10, activation="relu", pooling="max"):
+    """Wrong (adversary13): keras.Input((32, 32, 1)) hard-coded, input_shape ignored."""
+    return lenet_sequential((32, 32, 1), num_classes, activation, pooling)
+
+
 def lenet_functional_activation_layers(input_shape=(32, 32, 1), num_classes=10, activation="relu", pooling="max"):
     """Correct, differently written: functional API, separate Activation layers, odd names."""
     inputs = keras.Input(shape=input_shape, name="digits")
@@ -892,6 +924,10 @@ CASES = [
     correct(LAB, ex.check_alexnet_table, "AlexNet walk with correct functions", size_floor, params_rewritten),
     wrong(LAB, ex.check_alexnet_table, "AlexNet walk with the pad on one side", size_pad_once, params_rewritten),
     wrong(LAB, ex.check_alexnet_table, "AlexNet walk with params ignoring depth", size_floor, params_no_depth),
+    wrong(LAB, ex.check_alexnet_table, "AlexNet walk ignoring the stride", size_no_stride, params_rewritten),
+    wrong(LAB, ex.check_alexnet_table, "AlexNet walk without the + 1", size_no_plus_one, params_rewritten),
+    wrong(LAB, ex.check_alexnet_table, "AlexNet walk without biases", size_floor, params_no_bias),
+    wrong(LAB, ex.check_alexnet_table, "AlexNet walk with one filter's parameters", size_floor, params_one_filter),
     # B1
     correct(LAB, ex.check_conv_forward, "conv_forward_naive with loops", conv_loops),
     correct(LAB, ex.check_conv_forward, "conv_forward_naive with einsum, in float32", conv_einsum),
@@ -938,6 +974,8 @@ CASES = [
             backward_einsum),
     wrong(LAB, ex.check_conv_backward, "backward cropping pad:-pad (empty at pad 0)", conv_im2col,
           backward_negative_crop, expect="pad=0"),
+    correct(LAB, ex.check_conv_backward, "float32 forward, float64 col2im (adversary13)", conv_im2col_float32,
+            backward_after_float32),
     wrong(LAB, ex.check_conv_backward, "dw transposed", conv_im2col, backward_dw_transposed, expect="dw"),
     wrong(LAB, ex.check_conv_backward, "db averaged", conv_im2col, backward_db_mean, expect="db"),
     wrong(LAB, ex.check_conv_backward, "col2im overwriting", conv_im2col, backward_overwrite, expect="dx"),
@@ -994,6 +1032,10 @@ CASES = [
     wrong(LAB, ex.check_lenet, "F6 missing", lenet_no_f6),
     wrong(LAB, ex.check_lenet, "returns a list of layers", lenet_layer_list, expect="keras.Model"),
     wrong(LAB, ex.check_lenet, "num_classes ignored", lenet_fixed_classes, expect="shape"),
+    wrong(LAB, ex.check_lenet, "input_shape ignored (adversary13)", lenet_ignores_input_shape,
+          expect="input_shape"),
+    wrong(LAB, ex.check_lenet, "input_shape ignored, hidden variant (adversary13)", lenet_ignores_input_shape,
+          expect="input_shape", variants=[{"input_shape": (28, 28, 1)}]),
     wrong(LAB, ex.check_lenet, "build_lenet5 still a stub", stub, expect="not implemented yet"),
 ]
 

@@ -48,6 +48,17 @@ def init_unknown_is_small(scheme, fan_in):
     return {"xavier": 1 / math.sqrt(fan_in), "kaiming": math.sqrt(2 / fan_in)}.get(scheme, 0.01)
 
 
+def init_returns_array_for_unknown(scheme, fan_in):
+    """Wrong (adversary13): an unknown scheme returns an array instead of raising ValueError."""
+    if scheme == "small":
+        return 0.01
+    if scheme == "xavier":
+        return 1 / math.sqrt(fan_in)
+    if scheme == "kaiming":
+        return math.sqrt(2 / fan_in)
+    return np.full((3, 4), 0.01)
+
+
 def init_key_error(scheme, fan_in):
     """Wrong: an unknown scheme raises KeyError from a dict lookup."""
     return {"small": lambda: 0.01, "xavier": lambda: fan_in ** -0.5, "kaiming": lambda: (2 / fan_in) ** 0.5}[scheme]()
@@ -339,6 +350,49 @@ def mlp_functional(depth, width, batch_norm=False, dropout=0.0, l2=0.0, bn_momen
     return keras.Model(inputs, keras.layers.Dense(10, **reg)(h), name=name)
 
 
+def mlp_bn_no_center(depth, width, batch_norm=False, dropout=0.0, l2=0.0, bn_momentum=0.99, name=None):
+    """Wrong (adversary13): BatchNormalization(center=False, scale=False) after bias-free Dense: no bias, no beta."""
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    layers = [keras.Input((28, 28)), keras.layers.Flatten()]
+    for _ in range(depth):
+        layers.append(keras.layers.Dense(width, use_bias=not batch_norm, kernel_regularizer=reg))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(momentum=bn_momentum, center=False, scale=False))
+        layers.append(keras.layers.ReLU())
+        if dropout > 0:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(10, kernel_regularizer=reg))
+    return keras.Sequential(layers, name=name)
+
+
+def mlp_bn_no_scale(depth, width, batch_norm=False, dropout=0.0, l2=0.0, bn_momentum=0.99, name=None):
+    """Correct: BatchNormalization(scale=False) before a ReLU; the next Dense layer absorbs gamma (Keras's own advice)."""
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    layers = [keras.Input((28, 28)), keras.layers.Flatten()]
+    for _ in range(depth):
+        layers.append(keras.layers.Dense(width, use_bias=not batch_norm, kernel_regularizer=reg))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(momentum=bn_momentum, scale=False))
+        layers += [keras.layers.ReLU()] + ([keras.layers.Dropout(dropout)] if dropout > 0 else [])
+    layers.append(keras.layers.Dense(10, kernel_regularizer=reg))
+    return keras.Sequential(layers, name=name)
+
+
+def mlp_dense_relu_then_bn(depth, width, batch_norm=False, dropout=0.0, l2=0.0, bn_momentum=0.99, name=None):
+    """Wrong (adversary13): Dense(activation="relu"), then batch norm, then ReLU: a long layer list."""
+    reg = keras.regularizers.L2(l2) if l2 > 0 else None
+    layers = [keras.Input((28, 28)), keras.layers.Flatten()]
+    for _ in range(depth):
+        layers.append(keras.layers.Dense(width, activation="relu", use_bias=not batch_norm, kernel_regularizer=reg))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(momentum=bn_momentum))
+        layers.append(keras.layers.ReLU())
+        if dropout > 0:
+            layers.append(keras.layers.Dropout(dropout))
+    layers.append(keras.layers.Dense(10, kernel_regularizer=reg))
+    return keras.Sequential(layers, name=name)
+
+
 def mlp_with(bn_after_relu=False, keep_bias=False, momentum=None, keep_rate=False, l2_last=True, l2_string=False,
              init=None, softmax=False, extra_layer=False, no_flatten=False):
     """A Sequential build_mlp with one deliberate mistake."""
@@ -363,6 +417,22 @@ def mlp_with(bn_after_relu=False, keep_bias=False, momentum=None, keep_rate=Fals
 # ---------------------------------------------------------------------------
 # C2 momentum_step, adam_step
 # ---------------------------------------------------------------------------
+
+
+def momentum_float32(w, dw, velocity, lr, momentum=0.9):
+    """Correct (adversary13): the update in float32."""
+    w, dw, velocity = (a.astype(np.float32) for a in (w, dw, velocity))
+    velocity = np.float32(momentum) * velocity - np.float32(lr) * dw
+    return w + velocity, velocity
+
+
+def adam_float32(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-7):
+    """Correct (adversary13): the update in float32."""
+    w, dw, m, v = (a.astype(np.float32) for a in (w, dw, m, v))
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw ** 2
+    w = w - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)
+    return w.astype(np.float32), m.astype(np.float32), v.astype(np.float32)
 
 
 def momentum_torch(w, dw, velocity, lr, momentum=0.9):
@@ -505,6 +575,16 @@ def linear_integer_epochs(t, lr0, T):
     return lr0 * (1 - min(t, T) // T)
 
 
+def inv_sqrt_keras_ops(t, lr0):
+    """Correct (adversary13): keras.ops, which returns a float32 tensor."""
+    return lr0 * keras.ops.rsqrt(keras.ops.maximum(t, 1.0))
+
+
+def inv_sqrt_float32(t, lr0):
+    """Correct: computed in np.float32."""
+    return np.float32(lr0) / np.sqrt(np.float32(max(t, 1.0)))
+
+
 def inv_sqrt_where(t, lr0):
     """Correct, differently written: an explicit branch and ** -0.5."""
     return lr0 if t < 1 else lr0 * t ** -0.5
@@ -598,6 +678,8 @@ CASES = [
     wrong(LAB, E.check_init_std, "small as 1e-4 (the variance)", init_with(small=lambda n: 1e-4)),
     wrong(LAB, E.check_init_std, "integer division in Xavier", init_with(xavier=lambda n: 1 // math.sqrt(n))),
     wrong(LAB, E.check_init_std, "unknown scheme falls back to 0.01", init_unknown_is_small, expect="ValueError"),
+    wrong(LAB, E.check_init_std, "unknown scheme returns an array (adversary13)", init_returns_array_for_unknown,
+          expect="ValueError"),
     wrong(LAB, E.check_init_std, "unknown scheme raises KeyError", init_key_error, expect="KeyError"),
     wrong(LAB, E.check_init_std, "still a stub", stub, expect="not implemented yet"),
     # A2
@@ -689,9 +771,18 @@ CASES = [
     wrong(LAB, E.check_build_mlp, "softmax output", mlp_with(softmax=True), expect="logits"),
     wrong(LAB, E.check_build_mlp, "one hidden block too many", mlp_with(extra_layer=True), expect="Dense layers"),
     wrong(LAB, E.check_build_mlp, "Flatten forgotten", mlp_with(no_flatten=True), expect="(2, 10)"),
+    wrong(LAB, E.check_build_mlp, "batch norm without center and scale (adversary13)", mlp_bn_no_center,
+          expect="beta"),
+    correct(LAB, E.check_build_mlp, "batch norm without scale before the ReLU", mlp_bn_no_scale),
+    wrong(LAB, E.check_build_mlp, "Dense(relu), batch norm, ReLU (adversary13)", mlp_dense_relu_then_bn,
+          expect="layers"),
+    wrong(LAB, E.check_build_mlp, "Dense(relu), batch norm, ReLU, hidden config (adversary13)",
+          mlp_dense_relu_then_bn, expect="layers",
+          configs=((4, 10, {"batch_norm": True, "dropout": 0.1, "bn_momentum": 0.8}),)),
     wrong(LAB, E.check_build_mlp, "still a stub", stub, expect="not implemented yet"),
     # C2
     correct(LAB, E.check_momentum_step, "momentum with PyTorch's velocity convention", momentum_torch),
+    correct(LAB, E.check_momentum_step, "momentum in float32 (adversary13)", momentum_float32),
     wrong(LAB, E.check_momentum_step, "Nesterov momentum", momentum_nesterov, expect="Nesterov"),
     wrong(LAB, E.check_momentum_step, "velocity not carried", momentum_forgets_velocity, expect="plain SGD"),
     wrong(LAB, E.check_momentum_step, "gradient ascent", momentum_sign),
@@ -700,6 +791,7 @@ CASES = [
     wrong(LAB, E.check_momentum_step, "still a stub", stub, expect="not implemented yet"),
     correct(LAB, E.check_adam_step, "Adam in the paper's efficient (Keras) form", adam_keras_form),
     correct(LAB, E.check_adam_step, "Adam as in the docstring, written inline", adam_with()),
+    correct(LAB, E.check_adam_step, "Adam in float32 (adversary13)", adam_float32),
     wrong(LAB, E.check_adam_step, "no bias correction", adam_with(correct_bias=False), expect="bias corrections"),
     wrong(LAB, E.check_adam_step, "bias correction with t + 1", adam_with(t_shift=1), expect="t + 1"),
     wrong(LAB, E.check_adam_step, "bias correction with t - 1", adam_with(t_shift=-1)),
@@ -727,6 +819,8 @@ CASES = [
     wrong(LAB, E.check_linear_lr, "floor division", linear_integer_epochs),
     wrong(LAB, E.check_linear_lr, "still a stub", stub, expect="not implemented yet"),
     correct(LAB, E.check_inv_sqrt_lr, "inv sqrt with a branch", inv_sqrt_where),
+    correct(LAB, E.check_inv_sqrt_lr, "inv sqrt with keras.ops, float32 (adversary13)", inv_sqrt_keras_ops),
+    correct(LAB, E.check_inv_sqrt_lr, "inv sqrt in np.float32", inv_sqrt_float32),
     wrong(LAB, E.check_inv_sqrt_lr, "no hold at t = 0", inv_sqrt_no_hold, expect="ZeroDivisionError"),
     wrong(LAB, E.check_inv_sqrt_lr, "holds only t = 0", inv_sqrt_small_hold, expect="t < 1"),
     wrong(LAB, E.check_inv_sqrt_lr, "1/t", inv_sqrt_linear),

@@ -806,6 +806,9 @@ check_mlp_loss = check("backprop.mlp_loss", probe_mlp_loss, judge_mlp_loss)
 # order whatever the shuffle, if every example is used once per epoch with its own label.
 SGD_RUNS = [("three batches", 48, 16, 2, 2e-5, 1.0), ("one batch larger than the data", 27, 64, 3, 0.3, 0.5)]
 SGD_SIZES = (6, 5, 3)  # D, H, C
+# (N, batch size, epochs, learning rate): N copies of one example, so every batch has the same mean gradient whatever
+# the shuffle, and each epoch is exactly ceil(N / batch_size) = 3 steps of gradient descent, the last batch partial.
+SGD_PARTIAL = (40, 16, 2, 0.2)
 
 
 def sgd_data(seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -836,9 +839,14 @@ def probe_sgd_train(sgd_train: Any, seed: int = 0) -> dict[str, Any]:
                          batch_size=batch, learning_rate=lr, lr_decay=decay, seed=0, verbose=False)
         runs.append({"result": result,
                      "touched": not all(np.array_equal(given[k], params[k]) for k in params)})
+    n, batch, epochs, lr = SGD_PARTIAL
+    partial = observe(sgd_train, _copy_params(params), np.repeat(X[:1], n, axis=0), np.repeat(y[:1], n),
+                      X_val.copy(), y_val.copy(), epochs=epochs, batch_size=batch, learning_rate=lr, lr_decay=1.0,
+                      seed=0, verbose=False)
+    # seed 0, seed 1, then seed 0 again: a seeded run must repeat exactly.
     other = [observe(sgd_train, _copy_params(params), X.copy(), y.copy(), X_val.copy(), y_val.copy(), epochs=1,
-                     batch_size=16, learning_rate=0.5, lr_decay=1.0, seed=s, verbose=False) for s in (0, 1)]
-    return {"runs": runs, "shuffle": other}
+                     batch_size=16, learning_rate=0.5, lr_decay=1.0, seed=s, verbose=False) for s in (0, 1, 0)]
+    return {"runs": runs, "partial": partial, "shuffle": other}
 
 
 def _train_result(name: str, result: Any, epochs: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -901,15 +909,46 @@ def judge_sgd_train(data: dict[str, Any], seed: int = 0) -> str:
                         f"history['loss'] of {name} is {_short_list(history['loss'])}, expected about "
                         f"{loss0:.4f} per epoch: record the mean of the epoch's batch losses (not their sum, nor the "
                         "last batch's loss).")
-    first, second = data["shuffle"]
+    _judge_partial_batch(data["partial"], params0, X, y)
+    first, second, again = data["shuffle"]
     p_first, _ = _train_result("sgd_train (seed=0)", first, 1)
     p_second, _ = _train_result("sgd_train (seed=1)", second, 1)
+    p_again, _ = _train_result("sgd_train (seed=0, run again)", again, 1)
+    expect_true(all(np.array_equal(np.asarray(p_first[k], float), np.asarray(p_again[k], float)) for k in MLP_KEYS),
+                "sgd_train gives different parameters in two runs with the same seed=0: shuffle with the `rng` made "
+                "from `seed` (`rng.permutation(len(X))`), not with np.random's global generator, so that a run can "
+                "be repeated.")
     expect_true(not all(np.allclose(np.asarray(p_first[k], float), np.asarray(p_second[k], float), rtol=1e-12,
                                     atol=0) for k in MLP_KEYS),
                 "sgd_train gives the same parameters for seed=0 and seed=1: shuffle the training set at the start of "
                 "every epoch with `rng` (for example `order = rng.permutation(len(X))`).")
     return ("sgd_train does exact gradient descent with a partial batch, uses every mini-batch once per epoch with "
-            "its own labels, records the mean epoch loss, and shuffles with its seed")
+            "its own labels, records the mean epoch loss, and shuffles with its seed, reproducibly")
+
+
+def _judge_partial_batch(result: Any, params0: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray) -> None:
+    """Compare the run on N copies of one example with ceil(N / batch_size) steps of gradient descent per epoch."""
+    n, batch, epochs, lr = SGD_PARTIAL
+    steps = -(-n // batch)
+    name = f"sgd_train ({n} copies of one example, batch_size={batch}, {epochs} epochs)"
+    got, _ = _train_result(name, result, epochs)
+    Xs, ys = np.repeat(X[:1], n, axis=0), np.repeat(y[:1], n)
+    p, dropped = _copy_params(params0), _copy_params(params0)
+    for _ in range(epochs * steps):
+        grads = _tf_loss_grads(p, Xs, ys)[1]
+        p = {k: p[k] - lr * grads[k] for k in MLP_KEYS}
+    for _ in range(epochs * (n // batch)):
+        grads = _tf_loss_grads(dropped, Xs, ys)[1]
+        dropped = {k: dropped[k] - lr * grads[k] for k in MLP_KEYS}
+    if all(isinstance(got[k], np.ndarray) and got[k].shape == dropped[k].shape
+           and np.allclose(got[k], dropped[k], rtol=1e-5, atol=1e-8) for k in MLP_KEYS):
+        fail(f"{name} took {n // batch} steps per epoch instead of {steps}: with N={n} and batch_size={batch} the last "
+             f"batch holds only {n % batch} examples, but it must still be used (loop over range(0, len(X), "
+             "batch_size)).")
+    for k in MLP_KEYS:
+        expect_array(f"{k} after {name}", got[k], p[k], tol=1e-6,
+                     hint=f"every epoch has {steps} batches, the last of {n % batch} examples, and each moves every "
+                     "parameter by -learning_rate * its gradient")
 
 
 def _all_numbers(values: Any) -> bool:
@@ -965,6 +1004,10 @@ def probe_build_keras_mlp(build_keras_mlp: Any, seed: int = 0,
         weights = model.get_weights()
         run["weight_shapes"] = [tuple(int(s) for s in w.shape) for w in weights]
         run["kernel_std"] = float(np.std(weights[0])) if weights and weights[0].shape == (d, h) else None
+        # The largest |weight| in standard deviations: at most sqrt(3) = 1.73 for a uniform draw, beyond 2 for a
+        # (truncated) normal one of tens of thousands of weights.
+        run["kernel_peak"] = (float(np.max(np.abs(weights[0])) / run["kernel_std"])
+                              if run["kernel_std"] else None)
         X = rng.normal(size=(5, d)).astype(np.float32)
         fixed = [rng.normal(size=(d, h)) / np.sqrt(d), rng.normal(size=h), rng.normal(size=(h, c)) / np.sqrt(h),
                  rng.normal(size=c)]
@@ -1029,6 +1072,11 @@ def judge_build_keras_mlp(data: dict[str, Any], seed: int = 0,
                         f"initialisation gives sqrt(2 / {d}) = {he:.3f}"
                         + (" (this is Keras's default Glorot)" if std is not None and abs(std / glorot - 1) < 0.15
                            else "") + ": use kernel_initializer=\"he_normal\".")
+            peak = run.get("kernel_peak")
+            expect_true(peak is None or peak > 2.0,
+                        f"the hidden layer's initial weights in {name} have the right spread but look uniformly "
+                        f"distributed (the largest is only {peak or 0:.2f} standard deviations out, where normal draws reach beyond 2): "
+                        "the docstring asks for He *normal*, kernel_initializer=\"he_normal\", not \"he_uniform\".")
         reference = np.maximum(X.astype(np.float64) @ fixed[0] + fixed[1], 0) @ fixed[2] + fixed[3]
         expect_array(f"the outputs of {name} with fixed weights", run["outputs"], reference,
                      hint="Dense, ReLU, then Dense, and nothing else")

@@ -15,6 +15,7 @@ import numpy as np
 
 from utils.exercises.framework import (
     OBJECT,
+    _short,
     as_array,
     call_raw,
     check,
@@ -126,6 +127,13 @@ def _init_hint(scheme: str, fan_in: int, got: float) -> str:
     return ""
 
 
+def _value_words(value: Any) -> str:
+    """Show any returned value in a few words on one line: arrays by their shape, the rest by a short repr."""
+    if isinstance(value, np.ndarray) and value.size > 1:
+        return f"an array of shape {value.shape}"
+    return _short(value, 60)
+
+
 def judge_init_std(data: dict[str, Any], fan_ins: tuple[int, ...] = INIT_FAN_INS) -> str:
     """Compare every value with the scheme's formula; an unknown scheme must raise ValueError."""
     for scheme in SCHEMES:
@@ -136,7 +144,7 @@ def judge_init_std(data: dict[str, Any], fan_ins: tuple[int, ...] = INIT_FAN_INS
                          hint=_init_hint(scheme, fan_in, got))
     unknown = data["unknown"]
     if not is_raised(unknown):
-        fail(f'init_std("uniform", 10) returned {unknown!r}; raise a ValueError for a scheme it does not know '
+        fail(f'init_std("uniform", 10) returned {_value_words(unknown)}; raise a ValueError for a scheme it does not know '
              '(for example `raise ValueError(f"unknown scheme {scheme!r}")`).')
     if unknown["stub"] or unknown["__raised__"] != "ValueError":
         if unknown["stub"]:
@@ -611,7 +619,8 @@ def _tokens(description: dict[str, Any]) -> list[str]:
             tokens.append(kind)
             if layer["activation"] not in (None, "linear"):
                 tokens.append(layer["activation"])
-    return tokens
+    # ReLU applied twice in a row is ReLU once (a Dense with activation="relu" followed by a ReLU layer).
+    return [t for i, t in enumerate(tokens) if not (t == "relu" and i > 0 and tokens[i - 1] == "relu")]
 
 
 def _expected_tokens(depth: int, kwargs: dict[str, Any]) -> list[str]:
@@ -662,6 +671,21 @@ def _short_tokens(tokens: list[str]) -> str:
     return ", ".join(names.get(t, t) for t in tokens)
 
 
+def _layers_sentence(call: str, tokens: list[str], expected: list[str], hint: str) -> str:
+    """Say which layers a model has and which it should have, cutting both lists after the first difference when
+    the whole lists would make a long sentence."""
+    sentence = f"{call} has the layers [{_short_tokens(tokens)}], expected [{_short_tokens(expected)}]{hint}."
+    if len(sentence) <= 300:
+        return sentence
+    first = next((i for i, (a, b) in enumerate(zip(tokens, expected)) if a != b), min(len(tokens), len(expected)))
+    keep = first + 3
+
+    def cut(seq: list[str]) -> str:
+        return _short_tokens(seq[:keep]) + (", ..." if len(seq) > keep else "")
+
+    return f"{call} has the layers [{cut(tokens)}], expected [{cut(expected)}]{hint}."
+
+
 def judge_build_mlp(data: dict[str, Any], configs: tuple = MLP_CONFIGS) -> str:
     """Check the layer sequence, biases, momentum, rates, initialisers, L2 penalty and logits of each build."""
     for (depth, width, kwargs), entry in zip(configs, data["built"]):
@@ -681,14 +705,19 @@ def judge_build_mlp(data: dict[str, Any], configs: tuple = MLP_CONFIGS) -> str:
         tokens, expected = _tokens(description), _expected_tokens(depth, kwargs)
         if tokens != expected:
             hint = ""
-            if kwargs.get("batch_norm") and "relu" in tokens and BN_ABBREVIATION in tokens and (
+            dense_relu = any(layer["class"] == "Dense" and layer["activation"] not in (None, "linear")
+                             for layer in _flat_layers(description)[:-1])
+            if kwargs.get("batch_norm") and dense_relu:
+                hint = (" (the hidden Dense layers apply ReLU themselves: leave them linear, so that batch norm sits "
+                        "between each Dense and its ReLU)")
+            elif kwargs.get("batch_norm") and "relu" in tokens and BN_ABBREVIATION in tokens and (
                     tokens.index("relu") < tokens.index(BN_ABBREVIATION)):
                 hint = " (batch norm goes between each hidden Dense and its ReLU)"
             elif tokens[-1] != "Dense":
                 hint = " (the last Dense outputs raw logits: no activation after it)"
             elif tokens.count("Dense") != depth + 1:
                 hint = f" ({tokens.count('Dense')} Dense layers instead of depth + 1 = {depth + 1})"
-            fail(f"{call} has the layers [{_short_tokens(tokens)}], expected [{_short_tokens(expected)}]{hint}.")
+            fail(_layers_sentence(call, tokens, expected, hint))
         layers = [layer for layer in _flat_layers(description) if layer["class"] != "InputLayer"]
         dense = [layer for layer in layers if layer["class"] == "Dense"]
         units = [layer["config"].get("units") for layer in dense]
@@ -698,7 +727,13 @@ def judge_build_mlp(data: dict[str, Any], configs: tuple = MLP_CONFIGS) -> str:
         if kwargs.get("batch_norm"):
             expect_true(not any(hidden_bias), f"{call}: a Dense layer followed by batch norm should have "
                                               "use_bias=False (batch norm's beta replaces its bias).")
-            momenta = [layer["config"].get("momentum") for layer in layers if layer["class"] == BN_ABBREVIATION]
+            norms = [layer for layer in layers if layer["class"] == BN_ABBREVIATION]
+            expect_true(all(layer["config"].get("center", True) for layer in norms),
+                        f"{call}: the BatchNormalization layers have center=False, so with the Dense bias dropped "
+                        "nothing shifts the activations: keep batch norm's beta (center=True, the default), which "
+                        "replaces the bias.")
+            # scale=False is allowed: before a ReLU and a Dense layer, gamma is absorbed by the next weights.
+            momenta = [layer["config"].get("momentum") for layer in norms]
             want = kwargs.get("bn_momentum", 0.99)
             expect_true(all(m is not None and abs(m - want) < 1e-9 for m in momenta),
                         f"{call}: the BatchNormalization layers have momentum {momenta[0]}, expected {want}: pass "
@@ -789,12 +824,16 @@ def _run_steps(step: Callable[..., Any], w0: np.ndarray, grads: list[np.ndarray]
 
 def _steps_of(name: str, results: list[Any], w0: np.ndarray, parts: str, size: int) -> np.ndarray:
     """Return the weight changes of each step, or fail with one sentence about the returned values."""
-    weights = []
+    weights, single = [], False
     for k, result in enumerate(results, start=1):
         values = _expect_tuple(f"{name} at step {k}", result, size, parts)
-        weights.append(as_array(f"{name} at step {k}: the new w", values[0], w0.shape).astype(np.float64))
+        got = as_array(f"{name} at step {k}: the new w", values[0], w0.shape)
+        single = single or got.dtype in (np.float32, np.float16)
+        weights.append(got.astype(np.float64))
     path = np.array(weights)
-    return np.diff(np.vstack([w0, path]), axis=0)
+    steps = np.diff(np.vstack([w0, path]), axis=0)
+    # A step computed in float32 is held to float32 precision (and a miss that float32 explains says so).
+    return steps.astype(np.float32) if single else steps
 
 
 def probe_momentum_step(momentum_step: Any, seed: int = 36, cases: tuple = MOMENTUM_CASES) -> dict[str, Any]:
@@ -917,11 +956,17 @@ def _schedule_values(name: str, values: list[Any]) -> np.ndarray:
     return np.array([_scalar(name, v) for v in values], dtype=np.float64)
 
 
-def _where(times: tuple, got: np.ndarray, ref: np.ndarray, lr0: float) -> str:
-    """Name the first time at which a schedule is off."""
-    bad = np.abs(got - ref) > 1e-6 * lr0 + 1e-5 * np.abs(ref)
+def _where(times: tuple, got: np.ndarray, ref: np.ndarray, lr0: float, rtol: float | None = None) -> str:
+    """Name the first time at which a schedule is off, with enough digits to show the difference."""
+    if rtol is None:
+        bad = np.abs(got - ref) > 1e-6 * lr0 + 1e-5 * np.abs(ref)
+    else:
+        bad = np.abs(got - ref) > rtol * np.abs(ref)
     k = int(np.argmax(bad))
-    return f"at t = {times[k]:g} it gives {got[k]:.6g}, expected {ref[k]:.6g}"
+    digits = 6
+    while digits < 17 and f"{got[k]:.{digits}g}" == f"{ref[k]:.{digits}g}" and got[k] != ref[k]:
+        digits += 1
+    return f"at t = {times[k]:g} it gives {got[k]:.{digits}g}, expected {ref[k]:.{digits}g}"
 
 
 def judge_step_lr(data: dict[str, Any], cases: tuple = STEP_CASES) -> str:
@@ -1007,9 +1052,12 @@ def judge_inv_sqrt_lr(data: dict[str, Any], cases: tuple = INV_SQRT_CASES) -> st
         got = _schedule_values(call, values)
         t = np.array(times)
         ref = lr0 / np.sqrt(np.where(t < 1.0, 1.0, t))
-        if not np.allclose(got, ref, rtol=1e-9, atol=0):
-            hint = " (hold lr0 for t < 1)" if np.allclose(got[t >= 1], ref[t >= 1], rtol=1e-9) else ""
-            fail(f"{call} {_where(times, got, ref, lr0)}{hint}.")
+        # float32 results (np.float32, keras.ops, TensorFlow) keep about 7 significant digits.
+        single = any(isinstance(v, np.ndarray) and v.dtype in (np.float32, np.float16) for v in values)
+        rtol = 1e-6 if single else 1e-9
+        if not np.allclose(got, ref, rtol=rtol, atol=0):
+            hint = " (hold lr0 for t < 1)" if np.allclose(got[t >= 1], ref[t >= 1], rtol=rtol) else ""
+            fail(f"{call} {_where(times, got, ref, lr0, rtol)}{hint}.")
     return f"inv_sqrt_lr gives lr0 / sqrt(t), holding lr0 for t < 1, at {sum(len(c[0]) for c in cases)} times"
 
 
