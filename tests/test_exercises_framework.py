@@ -40,6 +40,7 @@ def test_observe_returns_plain_data_or_a_record_of_the_exception() -> None:
     (np.zeros((3, 2)), "has shape (3, 2), expected shape (2, 3) (a transposed result?)"),
     (np.zeros((3, 2, 4)), "(axes in the wrong order?)"),
     (np.zeros(6), "(the right number of entries: reshaped in the wrong order?)"),
+    (np.zeros((1, 2, 3)), "(an extra or missing axis of length 1: check keepdims or the reshape)"),
     (np.zeros((2, 3), int), "dtype int64, expected floating point"),
     (np.full((2, 3), np.nan), "contains NaN or infinity in 6 of 6 entries"),
     (np.ones((2, 3)) * 2, "is off by a relative error of 3.3e-01"),

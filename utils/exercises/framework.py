@@ -188,6 +188,8 @@ def as_array(name: str, value: Any, expected_shape: tuple[int, ...] | None = Non
         hint = ""
         if len(got) == len(want) and sorted(got) == sorted(want):
             hint = " (axes in the wrong order?)" if len(got) > 2 else " (a transposed result?)"
+        elif tuple(d for d in got if d != 1) == tuple(d for d in want if d != 1):
+            hint = " (an extra or missing axis of length 1: check keepdims or the reshape)"
         elif int(np.prod(got)) == int(np.prod(want)):
             hint = " (the right number of entries: reshaped in the wrong order?)"
         fail(f"{name} has {_shape_words(got)}, expected {_shape_words(want)}{hint}.")
