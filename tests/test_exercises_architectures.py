@@ -410,6 +410,174 @@ def schedule_float(base_lr, total_steps):
     return base_lr
 
 
+# ---------------------------------------------------------------------------
+# Adversarial review (labs 4, 6, 7): answers that fooled or wrongly failed the checks
+# ---------------------------------------------------------------------------
+
+
+def _alexnet_variant(norm, pool_then_relu=False, dropout_on_logits=False, shared_relu=False):
+    """AlexNet with a chosen normalisation layer; optionally ReLU after pooling (one ReLU object used three times,
+    or three), or dropout after FC7 and FC8."""
+    def alexnet(input_shape=(227, 227, 3), num_classes=1000):
+        shared = layers.ReLU()
+
+        def conv(filters, size, **kw):
+            return [layers.Conv2D(filters, size, **kw)] if pool_then_relu else [
+                layers.Conv2D(filters, size, activation="relu", **kw)]
+
+        def act():
+            return [shared if shared_relu else layers.ReLU()] if pool_then_relu else []
+
+        head = ([layers.Dense(4096, activation="relu"), layers.Dense(4096, activation="relu"), layers.Dropout(0.5),
+                 layers.Dense(num_classes), layers.Dropout(0.5)] if dropout_on_logits else
+                [layers.Dense(4096, activation="relu"), layers.Dropout(0.5), layers.Dense(4096, activation="relu"),
+                 layers.Dropout(0.5), layers.Dense(num_classes)])
+        return keras.Sequential([
+            keras.Input(input_shape),
+            *conv(96, 11, strides=4), layers.MaxPooling2D(3, strides=2), *act(), norm(),
+            *conv(256, 5, padding="same"), layers.MaxPooling2D(3, strides=2), *act(), norm(),
+            layers.Conv2D(384, 3, padding="same", activation="relu"),
+            layers.Conv2D(384, 3, padding="same", activation="relu"),
+            *conv(256, 3, padding="same"), layers.MaxPooling2D(3, strides=2), *act(),
+            layers.Flatten(), *head])
+    return alexnet
+
+
+alexnet_layernorm = _alexnet_variant(lambda: layers.LayerNormalization(center=False, scale=False))
+alexnet_unitnorm = _alexnet_variant(layers.UnitNormalization)
+alexnet_dropout_on_logits = _alexnet_variant(LocalResponseNorm, dropout_on_logits=True)
+alexnet_pool_then_relu = _alexnet_variant(LocalResponseNorm, pool_then_relu=True)
+alexnet_pool_then_shared_relu = _alexnet_variant(LocalResponseNorm, pool_then_relu=True, shared_relu=True)
+alexnet_lambda_lrn = _alexnet_variant(lambda: layers.Lambda(
+    lambda t: tf.nn.local_response_normalization(t, 2, 2.0, 1e-4, 0.75)))
+
+
+def alexnet_nested_sequential(input_shape=(227, 227, 3), num_classes=1000):
+    """Correct (torchvision layout): a `features` and a `classifier` Sequential inside one Sequential."""
+    features = keras.Sequential([
+        layers.Conv2D(96, 11, strides=4, activation="relu"), layers.MaxPooling2D(3, strides=2), LocalResponseNorm(),
+        layers.Conv2D(256, 5, padding="same", activation="relu"), layers.MaxPooling2D(3, strides=2),
+        LocalResponseNorm(), layers.Conv2D(384, 3, padding="same", activation="relu"),
+        layers.Conv2D(384, 3, padding="same", activation="relu"),
+        layers.Conv2D(256, 3, padding="same", activation="relu"), layers.MaxPooling2D(3, strides=2)], name="features")
+    classifier = keras.Sequential([
+        layers.Dense(4096, activation="relu"), layers.Dropout(0.5), layers.Dense(4096, activation="relu"),
+        layers.Dropout(0.5), layers.Dense(num_classes)], name="classifier")
+    return keras.Sequential([keras.Input(input_shape), features, layers.Flatten(), classifier])
+
+
+def vgg_network_ops_relu(input_shape=(224, 224, 3), block_filters=(64, 128, 256, 512, 512),
+                         block_convs=(2, 2, 3, 3, 3), dense_units=(4096, 4096), num_classes=1000):
+    """Correct: the dense ReLUs written as keras.activations.relu on the tensors."""
+    x = inputs = keras.Input(input_shape)
+    for filters, convs in zip(block_filters, block_convs):
+        for _ in range(convs):
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    for units in dense_units:
+        x = keras.activations.relu(layers.Dense(units)(x))
+    return keras.Model(inputs, layers.Dense(num_classes)(x))
+
+
+class BasicBlockLayer(layers.Layer):
+    """A residual basic block as a custom Keras layer (sublayers built in __init__, ReLUs as keras.ops.relu)."""
+
+    def __init__(self, filters, stride=1, residual=True, momentum=0.9, in_channels=None, **kwargs):
+        super().__init__(**kwargs)
+        self.residual = residual
+        self.conv1 = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)
+        self.bn1 = layers.BatchNormalization(momentum=momentum)
+        self.conv2 = layers.Conv2D(filters, 3, padding="same", use_bias=False)
+        self.bn2 = layers.BatchNormalization(momentum=momentum)
+        self.project = residual and (stride != 1 or in_channels != filters)
+        if self.project:
+            self.conv_s = layers.Conv2D(filters, 1, strides=stride, use_bias=False)
+            self.bn_s = layers.BatchNormalization(momentum=momentum)
+
+    def call(self, x, training=None):
+        y = keras.ops.relu(self.bn1(self.conv1(x), training=training))
+        y = self.bn2(self.conv2(y), training=training)
+        if self.residual:
+            y = y + (self.bn_s(self.conv_s(x), training=training) if self.project else x)
+        return keras.ops.relu(y)
+
+
+def basic_custom_layer_momentum_099(x, filters, stride=1, residual=True):
+    """Wrong: batch norm momentum 0.99, hidden inside a custom layer."""
+    return BasicBlockLayer(filters, stride, residual, momentum=0.99, in_channels=x.shape[-1])(x)
+
+
+def basic_custom_layer(x, filters, stride=1, residual=True):
+    """Correct: the block as a custom layer with momentum 0.9."""
+    return BasicBlockLayer(filters, stride, residual, momentum=0.9, in_channels=x.shape[-1])(x)
+
+
+def _resnet_head_variant(block, head):
+    def cifar_resnet(n, input_shape=(32, 32, 3), num_classes=10, widths=(16, 32, 64), residual=True):
+        inputs = keras.Input(input_shape)
+        x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False)(inputs)
+        x = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+        for stage, f in enumerate(widths):
+            for b in range(n):
+                x = block(x, f, 2 if stage > 0 and b == 0 else 1, residual)
+        return keras.Model(inputs, layers.Dense(num_classes)(head(x)))
+    return cifar_resnet
+
+
+cifar_resnet_custom_layer = _resnet_head_variant(basic_custom_layer, layers.GlobalAveragePooling2D())
+cifar_resnet_ops_mean = _resnet_head_variant(
+    lambda x, f, stride, residual: make_basic()(x, f, stride=stride, residual=residual),
+    lambda x: keras.ops.mean(x, axis=(1, 2)))
+
+
+def separable_relu6(x, filters, stride=1):
+    """Wrong (A7 asks for ReLU; Keras' MobileNet v2 uses ReLU6)."""
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.ReLU(6.0)(layers.BatchNormalization(momentum=0.9)(x))
+    x = layers.Conv2D(filters, 1, use_bias=False)(x)
+    return layers.ReLU(6.0)(layers.BatchNormalization(momentum=0.9)(x))
+
+
+def separable_bn_default(x, filters, stride=1):
+    """Correct: A7 does not fix the batch-norm momentum (A3's momentum=0.9 is for the ResNet blocks)."""
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.Conv2D(filters, 1, use_bias=False)(x)
+    return layers.ReLU()(layers.BatchNormalization()(x))
+
+
+def augment_numpy_coin(image, padding, flip):
+    """Wrong: the flip decided by np.random in Python: inside tf.data (traced once) all images flip or none does."""
+    padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+    image = tf.image.random_crop(padded, tf.shape(image))
+    if flip and np.random.rand() < 0.5:
+        image = tf.image.flip_left_right(image)
+    return image
+
+
+def augment_numpy_offsets(image, padding, flip):
+    """Wrong: crop offsets from np.random: inside tf.data every image gets the same crop (flips still vary)."""
+    h, w = image.shape[0], image.shape[1]
+    padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+    top, left = np.random.randint(0, 2 * padding + 1, size=2)
+    image = padded[top:top + h, left:left + w, :]
+    return tf.image.random_flip_left_right(image) if flip else image
+
+
+class _NoReturnSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, base_lr, total_steps):
+        self.base_lr, self.total_steps = base_lr, total_steps
+
+    def __call__(self, step):
+        keras.ops.where(step < self.total_steps // 2, self.base_lr, self.base_lr / 10)  # forgot `return`
+
+
+def schedule_no_return(base_lr, total_steps):
+    """Wrong: the schedule's __call__ forgets `return`."""
+    return _NoReturnSchedule(base_lr, total_steps)
+
+
 C = ex
 CASES = [
     # A1
@@ -536,6 +704,29 @@ CASES = [
     wrong(LAB, C.check_step_schedule, "boundaries rounded up", schedule_round_up),
     wrong(LAB, C.check_step_schedule, "returns a float", schedule_float, expect="LearningRateSchedule"),
     wrong(LAB, C.check_step_schedule, "schedule still a stub", stub, expect="not implemented yet"),
+    # Adversarial review
+    wrong(LAB, C.check_alexnet, "alexnet with LayerNormalization for LRN", alexnet_layernorm,
+          expect="local response normalisation"),
+    wrong(LAB, C.check_alexnet, "alexnet with UnitNormalization for LRN", alexnet_unitnorm,
+          expect="local response normalisation"),
+    wrong(LAB, C.check_alexnet, "alexnet with dropout after FC7 and FC8", alexnet_dropout_on_logits,
+          expect="after FC6"),
+    correct(LAB, C.check_alexnet, "alexnet, features and classifier Sequentials", alexnet_nested_sequential),
+    correct(LAB, C.check_alexnet, "alexnet with ReLU after max pooling", alexnet_pool_then_relu),
+    correct(LAB, C.check_alexnet, "alexnet with one ReLU object after each max pooling", alexnet_pool_then_shared_relu),
+    correct(LAB, C.check_alexnet, "alexnet with a Lambda LRN", alexnet_lambda_lrn),
+    correct(LAB, C.check_vgg_network, "vgg_network with keras.activations.relu", vgg_network_ops_relu),
+    wrong(LAB, C.check_basic_block, "custom-layer block, momentum 0.99", basic_custom_layer_momentum_099,
+          expect="momentum"),
+    correct(LAB, C.check_basic_block, "custom-layer block", basic_custom_layer),
+    correct(LAB, C.check_cifar_resnet, "cifar_resnet from custom-layer blocks", cifar_resnet_custom_layer),
+    correct(LAB, C.check_cifar_resnet, "cifar_resnet with keras.ops.mean pooling", cifar_resnet_ops_mean),
+    wrong(LAB, C.check_separable_block, "ReLU6", separable_relu6, expect="ReLU6"),
+    correct(LAB, C.check_separable_block, "default batch-norm momentum", separable_bn_default),
+    wrong(LAB, C.check_random_crop_and_flip, "flip decided by np.random", augment_numpy_coin, expect="np.random"),
+    wrong(LAB, C.check_random_crop_and_flip, "crop offsets from np.random", augment_numpy_offsets,
+          expect="crop offset"),
+    wrong(LAB, C.check_step_schedule, "__call__ without return", schedule_no_return, expect="forget to `return`"),
 ]
 
 

@@ -653,6 +653,74 @@ def unet_linear_output(input_shape, n_filters, skips=True, batchnorm=True, bn_mo
     return _unet(input_shape, n_filters, skips, batchnorm, bn_momentum, out_act=None)
 
 
+# ---------------------------------------------------------------------------
+# Adversarial review: answers that fooled or wrongly failed the checks
+# ---------------------------------------------------------------------------
+
+
+def tconv_bias_per_stamp(x, w, b, stride):
+    """Wrong: adds the bias inside every stamp (pixels where stamps overlap get it several times)."""
+    n, h, wd, _ = x.shape
+    f, _, c_out, _ = w.shape
+    oh, ow = (h - 1) * stride + max(f, stride), (wd - 1) * stride + max(f, stride)
+    out = np.zeros((n, oh, ow, c_out))
+    for i in range(h):
+        for j in range(wd):
+            out[:, i * stride:i * stride + f, j * stride:j * stride + f, :] += (
+                np.einsum("nc,aboc->nabo", x[:, i, j], w) + b)
+    return out
+
+
+def ae_extra_relu_after_bn(bn_momentum=0.99):
+    """Wrong: ReLU on the transposed convolutions and another after each batch norm, relu(BN(relu(convT)))."""
+    inp = keras.Input((28, 28, 1))
+    d = L.Reshape((7, 7, 1))(_encoder(inp))
+    for _ in range(2):
+        d = L.Conv2DTranspose(64, 3, strides=2, activation="relu", padding="same")(d)
+        d = L.ReLU()(L.BatchNormalization(momentum=bn_momentum)(d))
+    d = L.Conv2DTranspose(32, 3, activation="relu", padding="same")(d)
+    return keras.Model(inp, L.Conv2D(1, 3, activation="sigmoid", padding="same")(d))
+
+
+def ae_ops_relu(bn_momentum=0.99):
+    """Correct: the summary's network with its ReLUs written as keras.ops.relu on the tensors."""
+    relu = keras.ops.relu
+    inp = keras.Input((28, 28, 1))
+    e = L.MaxPooling2D(2)(relu(L.Conv2D(32, 3)(inp)))
+    e = L.MaxPooling2D(2)(relu(L.Conv2D(64, 3)(e)))
+    e = relu(L.Conv2D(64, 3)(e))
+    d = L.Reshape((7, 7, 1))(relu(L.Dense(49)(L.Flatten()(e))))
+    for _ in range(2):
+        d = L.BatchNormalization(momentum=bn_momentum)(relu(L.Conv2DTranspose(64, 3, strides=2, padding="same")(d)))
+    d = relu(L.Conv2DTranspose(32, 3, padding="same")(d))
+    return keras.Model(inp, L.Conv2D(1, 3, activation="sigmoid", padding="same")(d))
+
+
+def noise_tf_global_seed(x, std, seed):
+    """Wrong: sets TensorFlow's global seed (a global RNG side effect) and draws from TF's global generator."""
+    tf.random.set_seed(seed)
+    noisy = tf.clip_by_value(tf.constant(x) + tf.random.normal(x.shape, stddev=std, dtype=tf.float32), 0.0, 1.0)
+    return noisy.numpy().astype(np.float32)
+
+
+def unet_ops_concatenate(input_shape, n_filters, skips=True, batchnorm=True, bn_momentum=0.99):
+    """Correct: the skips joined with keras.ops.concatenate(..., axis=-1) instead of a Concatenate layer."""
+    block = dict(kernel_size=3, batchnorm=batchnorm, bn_momentum=bn_momentum)
+    inputs = keras.Input(input_shape)
+    x, saved = inputs, []
+    for w in (1, 2, 4, 8):
+        c = conv2d_block(x, n_filters * w, **block)
+        x = L.MaxPooling2D((2, 2))(c)
+        saved.append(c)
+    x = conv2d_block(x, n_filters * 16, **block)
+    for level, w in zip((3, 2, 1, 0), (8, 4, 2, 1)):
+        x = L.Conv2DTranspose(n_filters * w, (3, 3), strides=(2, 2), padding="same")(x)
+        if skips:
+            x = keras.ops.concatenate([x, saved[level]], axis=-1)
+        x = conv2d_block(x, n_filters * w, **block)
+    return keras.Model(inputs, L.Conv2D(1, (1, 1), activation="sigmoid")(x))
+
+
 CASES = [
     # A1
     correct(LAB, ex.check_transposed_output_size, "size: two branches", size_branches),
@@ -755,6 +823,14 @@ CASES = [
     wrong(LAB, ex.check_build_unet, "unet: upsampling", unet_upsampling, expect="Conv2DTranspose"),
     wrong(LAB, ex.check_build_unet, "unet: linear output", unet_linear_output, expect="sigmoid"),
     wrong(LAB, ex.check_build_unet, "unet: still a stub", stub, expect="not implemented yet"),
+    # Adversarial review
+    wrong(LAB, ex.check_conv_transpose_forward, "tconv: bias added per stamp", tconv_bias_per_stamp,
+          expect="every stamp"),
+    wrong(LAB, ex.check_build_autoencoder, "autoencoder: ReLU also after batch norm", ae_extra_relu_after_bn,
+          expect="BatchNormalization"),
+    correct(LAB, ex.check_build_autoencoder, "autoencoder: keras.ops.relu", ae_ops_relu),
+    wrong(LAB, ex.check_add_noise, "noise: tf.random.set_seed", noise_tf_global_seed, expect="TensorFlow's global"),
+    correct(LAB, ex.check_build_unet, "unet: keras.ops.concatenate", unet_ops_concatenate),
 ]
 
 

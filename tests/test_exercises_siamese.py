@@ -494,8 +494,90 @@ def koch_stub(embedding):
     raise NotImplementedError()
 
 
+# ---------------------------------------------------------------------------
+# Adversarial review: answers that fooled the checks or got a misleading hint
+# ---------------------------------------------------------------------------
+
+
+def _pairs_fix_on_collision(labels, num_pairs, rng, class_fix, image_fix):
+    """A vectorised-looking sampler that replaces a collision by the next class or the next image ("next"), or
+    redraws it ("redraw")."""
+    classes, inverse = np.unique(labels, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(len(classes))]
+    K, n_same = len(classes), num_pairs // 2
+    left, right = [], []
+    for c in rng.integers(K, size=n_same):
+        m = members[c]
+        i, j = rng.integers(len(m)), rng.integers(len(m))
+        if image_fix == "next" and i == j:
+            j = (i + 1) % len(m)
+        while image_fix == "redraw" and j == i:
+            j = rng.integers(len(m))
+        left.append(m[i])
+        right.append(m[j])
+    k1, k2 = rng.integers(K, size=num_pairs - n_same), rng.integers(K, size=num_pairs - n_same)
+    if class_fix == "next":
+        k2 = np.where(k2 == k1, (k2 + 1) % K, k2)
+    else:
+        for t in range(len(k1)):
+            while k2[t] == k1[t]:
+                k2[t] = rng.integers(K)
+    for a, b in zip(k1, k2):
+        left.append(members[a][rng.integers(len(members[a]))])
+        right.append(members[b][rng.integers(len(members[b]))])
+    return _finish(left, right, [1.0] * n_same + [0.0] * (num_pairs - n_same), rng)
+
+
+def pairs_next_class_on_collision(labels, num_pairs, rng):
+    """Wrong: the second class drawn from all K and replaced by the next on a collision (neighbours 1.5x as often)."""
+    return _pairs_fix_on_collision(labels, num_pairs, rng, "next", "redraw")
+
+
+def pairs_next_image_on_collision(labels, num_pairs, rng):
+    """Wrong: the second image drawn from the whole class and replaced by the next one on a collision."""
+    return _pairs_fix_on_collision(labels, num_pairs, rng, "redraw", "next")
+
+
+def euclid_eps_ignored(a, b, eps=1e-9):
+    """Wrong: ignores the eps argument (a hard-coded 1e-9)."""
+    squared = keras.ops.sum(keras.ops.square(a - b), axis=-1, keepdims=True)
+    return keras.ops.sqrt(keras.ops.maximum(squared, 1e-9))
+
+
+def loss_terms_averaged_apart(y_true, distance, margin=1.0):
+    """Wrong: averages the same-pair and the different-pair terms each over its own pairs."""
+    y = keras.ops.reshape(keras.ops.cast(y_true, distance.dtype), keras.ops.shape(distance))
+    pull = keras.ops.sum(y * distance ** 2) / keras.ops.sum(y)
+    push = keras.ops.sum((1 - y) * keras.ops.relu(margin - distance) ** 2) / keras.ops.sum(1 - y)
+    return 0.5 * (pull + push)
+
+
+def koch_layers_reapplied(embedding):
+    """Wrong (the exercise asks to call the embedding model itself): its layers re-applied one by one to each input;
+    the weights are shared, but the model does not hold the embedding passed in."""
+    shape = tuple(embedding.inputs[0].shape[1:])
+    left, right = keras.Input(shape), keras.Input(shape)
+
+    def embed(t):
+        for layer in embedding.layers[1:]:
+            t = layer(t)
+        return t
+
+    d = keras.ops.abs(embed(left) - embed(right))
+    return keras.Model([left, right], keras.layers.Dense(1, activation="sigmoid", name="similarity")(d))
+
+
 CASES = [
     correct(LAB, ex.check_sample_pairs, "sample_pairs with a loop and rng.choice", pairs_loops),
+    # Adversarial review
+    wrong(LAB, ex.check_sample_pairs, "next class on a collision", pairs_next_class_on_collision,
+          expect="pairs of classes"),
+    wrong(LAB, ex.check_sample_pairs, "next image on a collision", pairs_next_image_on_collision,
+          expect="second image uniformly"),
+    wrong(LAB, ex.check_euclidean_distance, "eps argument ignored", euclid_eps_ignored, expect="`eps` argument"),
+    wrong(LAB, ex.check_contrastive_loss, "terms averaged over their own pairs", loss_terms_averaged_apart,
+          expect="its own pairs"),
+    wrong(LAB, ex.check_koch_siamese, "embedding layers re-applied", koch_layers_reapplied, expect="passed in"),
     correct(LAB, ex.check_sample_pairs, "sample_pairs by rejection", pairs_rejection),
     wrong(LAB, ex.check_sample_pairs, "classes chosen through images", pairs_image_uniform, expect="uniformly"),
     wrong(LAB, ex.check_sample_pairs, "different pairs always the next class", pairs_neighbour_class,

@@ -20,7 +20,7 @@ import numpy as np
 from utils.exercises.framework import (
     RAISED, call_raw, check, expect_array, expect_equal, expect_raised_nothing, expect_true, fail, observe,
 )
-from utils.exercises.models import ACTIVATION_LAYERS, activation_of, describe_model
+from utils.exercises.models import ACTIVATION_LAYERS, activation_with_ops, all_layers, describe_model
 
 SEED = 404
 # Layers that neither change a tensor's shape nor hold weights: skipped when layers are compared in order.
@@ -205,15 +205,15 @@ def relu(x: Any) -> Any:
 
 def _epsilon(description: dict[str, Any]) -> float:
     """Return the epsilon of the model's first batch norm (Keras' default 1e-3 when there is none)."""
-    for layer in description["layers"]:
+    for layer in all_layers(description):
         if layer["class"] == "BatchNormalization":
             return float(layer["config"].get("epsilon", 1e-3))
     return 1e-3
 
 
 def _bn_layers(description: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the batch-norm layers of a description."""
-    return [layer for layer in description["layers"] if layer["class"] == "BatchNormalization"]
+    """Return the batch-norm layers of a description, also those inside nested models and custom layers."""
+    return [layer for layer in all_layers(description) if layer["class"] == "BatchNormalization"]
 
 
 def _conv_biases(description: dict[str, Any]) -> int:
@@ -323,12 +323,47 @@ def probe_alexnet(alexnet: Any, cases: list | None = None) -> dict[str, Any]:
     """Build AlexNet (without allocating weights) for each (input_shape, num_classes) and describe it."""
     from utils import model_table
 
-    found = []
+    found, norms = [], []
     for input_shape, num_classes in cases or ALEXNET_CASES:
         with model_table.shapes_only():
             model, record = call_model(alexnet, input_shape=input_shape, num_classes=num_classes)
             found.append(record if record else describe_model(model))
-    return {"models": found}
+        norms.append(None if record else _probe_norms(model))
+    return {"models": found, "norms": norms}
+
+
+# AlexNet's local response normalisation (Krizhevsky et al. 2012, section 3.3): k = 2, n = 5, alpha = 1e-4,
+# beta = 0.75, as tf.nn.local_response_normalization(x, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75) has it.
+LRN_SETTINGS = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+
+
+def lrn_input() -> np.ndarray:
+    """Return a positive probe map (post-ReLU values up to 80) on which the sum-of-squares term matters."""
+    return np.random.default_rng(SEED + 7).uniform(0.0, 80.0, size=(2, 3, 4, 9)).astype(np.float32)
+
+
+def _model_layers(model: Any) -> list[Any]:
+    """Return a model's layers in order, those of nested models in their place."""
+    import keras
+
+    found = []
+    for layer in model.layers:
+        found += _model_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return found
+
+
+def _probe_norms(model: Any) -> list[Any]:
+    """Run every parameter-free layer that is no pooling, convolution, activation, flattening or dropout (the
+    normalisation layers) on :func:`lrn_input`; return ``(class name, output)`` pairs."""
+    skip = PASS_THROUGH | {"MaxPooling2D", "Conv2D", "Dense", "AveragePooling2D"}
+    x = lrn_input()
+    found = []
+    for layer in _model_layers(model):
+        kind = type(layer).__name__
+        if kind in skip or "Pool" in kind or "Conv" in kind or layer.weights:
+            continue
+        found.append((kind, observe(layer, x)))
+    return found
 
 
 def _compare_rows(what: str, description: dict[str, Any], rows: list[tuple[str, str, tuple, int]]) -> None:
@@ -356,25 +391,80 @@ def _compare_rows(what: str, description: dict[str, Any], rows: list[tuple[str, 
                                                f"expected {params:,}.")
 
 
+def _flat_layers(description: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return a description's layers with nested models (a `features` Sequential...) replaced by their layers."""
+    found = []
+    for layer in description["layers"]:
+        if isinstance(layer.get("model"), dict):
+            found += [inner for inner in _flat_layers(layer["model"]) if inner["class"] != "InputLayer"]
+        else:
+            found.append(layer)
+    return found
+
+
+def flattened(description: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a description whose layers include those of nested models, in order."""
+    return {**description, "layers": _flat_layers(description)}
+
+
+def _acting_activation(layer: dict[str, Any], layers: list[dict[str, Any]], sequential: bool = False) -> str:
+    """Return the activation acting on a layer's output; a ReLU after the max pooling that follows it counts (max
+    pooling and ReLU commute)."""
+    act = activation_with_ops(layer)
+    if act not in (None, "linear"):
+        return act
+    if sequential:  # a Sequential's order is its graph (names may repeat when one layer object is used twice)
+        at = next((i for i, other in enumerate(layers) if other is layer), len(layers))
+        following = layers[at + 1:at + 3]
+        if (len(following) == 2 and following[0]["class"] == "MaxPooling2D"
+                and following[1]["class"] in ACTIVATION_LAYERS and following[1]["activation"] == "relu"):
+            return "relu"
+        return act
+    consumers = [other for other in layers if layer["name"] in other["inbound"]]
+    if len(consumers) == 1 and consumers[0]["class"] == "MaxPooling2D":
+        return activation_with_ops(consumers[0]) if activation_with_ops(consumers[0]) == "relu" else act
+    return act
+
+
 def _check_head(what: str, description: dict[str, Any], weighted: tuple[str, ...]) -> None:
     """Hidden convolutions and dense layers apply ReLU; the last layer outputs logits."""
-    layers = [layer for layer in description["layers"] if layer["class"] in weighted]
+    all_flat = _flat_layers(description)
+    layers = [layer for layer in all_flat if layer["class"] in weighted]
     for index, layer in enumerate(layers[:-1], start=1):
-        act = activation_of(layer)
+        act = _acting_activation(layer, all_flat, description.get("class") == "Sequential")
         expect_true(act == "relu", f"{what}: its {layer['class']} number {index} (output "
                                    f"{_shape_text(layer['output_shape'][1:])}) applies {act}, expected ReLU.")
     if layers:
-        act = activation_of(layers[-1])
+        act = activation_with_ops(layers[-1])
         expect_true(act == "linear", f"{what}: the last layer applies {act}; output raw class scores (logits) and "
                                      "let the loss apply the softmax.")
 
 
+def _check_norms(what: str, norms: Any) -> None:
+    """The layers in the NORM rows compute AlexNet's local response normalisation on a probe map."""
+    import tensorflow as tf
+
+    if not norms:
+        return
+    x = lrn_input()
+    expected = tf.nn.local_response_normalization(tf.constant(x), **LRN_SETTINGS).numpy().astype(np.float64)
+    for index, (kind, got) in enumerate(norms[:2], start=1):
+        ok = isinstance(got, np.ndarray) and got.shape == expected.shape and bool(
+            np.allclose(got, expected, rtol=1e-4, atol=1e-5))
+        expect_true(ok, f"{what}: NORM{index} (a {kind}) does not compute AlexNet's local response normalisation "
+                        "(each value divided by (2 + 1e-4 * sum of squares over 5 neighbouring channels) ** 0.75): "
+                        "use the given LocalResponseNorm layer.")
+
+
 def judge_alexnet(data: dict[str, Any], cases: list | None = None) -> str:
     """Compare each AlexNet with the rows its recipe gives."""
-    for (input_shape, num_classes), description in zip(cases or ALEXNET_CASES, data["models"]):
+    norms_per_case = data.get("norms") or [None] * len(data["models"])
+    for (input_shape, num_classes), description, norms in zip(cases or ALEXNET_CASES, data["models"], norms_per_case):
         expect_ok(description)
         what = f"alexnet(input_shape={input_shape}, num_classes={num_classes})"
+        description = flattened(description)
         _compare_rows(what, description, alexnet_rows(input_shape, num_classes))
+        _check_norms(what, norms)
         _check_head(what, description, ("Conv2D", "Dense"))
         pools = [layer for layer in description["layers"] if layer["class"] == "MaxPooling2D"]
         expect_true(all(tuple(p["config"].get("pool_size", ())) == (3, 3) and tuple(p["config"].get("strides", ()))
@@ -385,6 +475,10 @@ def judge_alexnet(data: dict[str, Any], cases: list | None = None) -> str:
         expect_true(len(dropouts) == 2 and all(abs(d["config"].get("rate", 0) - 0.5) < 1e-9 for d in dropouts),
                     f"{what} should have two Dropout(0.5) layers, after FC6 and FC7 (it has "
                     f"{len(dropouts)} Dropout layers).")
+        order = [layer["class"] for layer in description["layers"] if layer["class"] in ("Dense", "Dropout")]
+        expect_true(order == ["Dense", "Dropout", "Dense", "Dropout", "Dense"],
+                    f"{what} places its Dropout layers as {', '.join(order)}; AlexNet drops out after FC6 and after "
+                    "FC7, never on the output FC8 (the logits).")
         total = sum(row[3] for row in alexnet_rows(input_shape, num_classes))
         expect_equal(f"{what} total parameters", description["params"], total)
     return ("AlexNet has the recipe's layers, output shapes and parameters (62,378,344 on 227x227x3), ReLU after "
@@ -718,17 +812,22 @@ def judge_cifar_resnet(data: dict[str, Any], cases: list | None = None) -> str:
     model = r20["model"]
     what = "cifar_resnet(3) (ResNet-20)"
     _check_shape(what, model, (10,))
-    convs3 = [layer for layer in model["layers"] if layer["class"] == "Conv2D" and
+    everything = all_layers(model)
+    convs3 = [layer for layer in everything if layer["class"] == "Conv2D" and
               tuple(layer["config"].get("kernel_size", ())) == (3, 3)]
-    dense = [layer for layer in model["layers"] if layer["class"] == "Dense"]
+    dense = [layer for layer in everything if layer["class"] == "Dense"]
     expect_true(len(convs3) + len(dense) == 20, f"{what} has {len(convs3)} 3x3 convolutions and {len(dense)} dense "
                                                 "layers; 6n + 2 = 20 weighted layers means 19 and 1.")
-    maps = sorted({tuple(layer["output_shape"][1:]) for layer in convs3})
+    # Convolutions inside a custom block layer have no output of their own: the blocks' outputs show the maps.
+    blocks = [layer for layer in model["layers"] if layer.get("sublayers") and layer.get("output_shape")]
+    maps = sorted({tuple(layer["output_shape"][1:]) for layer in [*convs3, *blocks] if layer.get("output_shape")})
     expect_true(maps == [(8, 8, 64), (16, 16, 32), (32, 32, 16)],
                 f"{what}'s 3x3 convolutions produce {', '.join(_shape_text(m) for m in maps)}; expected 32x32x16, "
                 "16x16x32 and 8x8x64 only (stride 2 in the first block of the second and third stages only).")
-    expect_true(any(layer["class"] == "GlobalAveragePooling2D" for layer in model["layers"]),
-                f"{what} should end with global average pooling before its dense layer.")
+    pooled = any(layer["class"] == "GlobalAveragePooling2D" for layer in everything) or any(
+        op["class"] == "Mean" and tuple(sorted(np.atleast_1d(op["config"].get("axis") or ()).tolist())) in
+        ((1, 2), (-3, -2)) for op in model.get("operations", []))
+    expect_true(pooled, f"{what} should end with global average pooling before its dense layer.")
     _check_momentum(what, model)
     weights, bn = resnet_weights(3, 3, 10, (16, 32, 64))
     _check_params(what, model, weights + bn)
@@ -837,6 +936,7 @@ check_inception_module = check("architectures.inception_module", probe_inception
 # ---------------------------------------------------------------------------
 
 # (input shape, filters, stride, run it?): the 112x112 rows of MobileNet's Table 1 are only tabulated.
+SEPARABLE_SCALE = 10.0  # inputs scaled so that activations exceed 6: a ReLU6 (MobileNet v2's) shows
 SEPARABLE_CASES = [((7, 9, 3), 5, 1, True), ((7, 9, 4), 6, 2, True), ((112, 112, 32), 64, 1, False),
                    ((112, 112, 64), 128, 2, False)]
 
@@ -849,7 +949,7 @@ def probe_separable_block(separable_block: Any, cases: list | None = None) -> di
     for index, (shape, filters, stride, run) in enumerate(cases or SEPARABLE_CASES):
         if run:
             model, record = block_model(separable_block, shape, filters, stride=stride)
-            found.append(record if record else model_data(model, inputs_for(60 + index, shape)))
+            found.append(record if record else model_data(model, SEPARABLE_SCALE * inputs_for(60 + index, shape)))
         else:
             with model_table.shapes_only():
                 model, record = block_model(separable_block, shape, filters, stride=stride)
@@ -889,10 +989,12 @@ def judge_separable_block(data: dict[str, Any], cases: list | None = None) -> st
         if not run:
             continue
         eps = _epsilon(got["model"])
-        x = tf.constant(inputs_for(60 + index, shape).astype(np.float64))
+        x = tf.constant(SEPARABLE_SCALE * inputs_for(60 + index, shape).astype(np.float64))
         d = ref_bn(ref_depthwise(x, 3, stride), eps)
+        relu6 = lambda t: tf.clip_by_value(t, 0.0, 6.0)  # noqa: E731
         mistakes = {"ReLU missing after the first batch norm": relu(ref_bn(ref_conv(d, filters, 1), eps)),
-                    "ReLU missing at the end": ref_bn(ref_conv(relu(d), filters, 1), eps)}
+                    "ReLU missing at the end": ref_bn(ref_conv(relu(d), filters, 1), eps),
+                    "ReLU6 clips at 6: the block uses plain ReLU": relu6(ref_bn(ref_conv(relu6(d), filters, 1), eps))}
         _judge_output(f"{what} output", got["output"], relu(ref_bn(ref_conv(relu(d), filters, 1), eps)), mistakes)
     return ("separable_block: depthwise 3x3 (with the stride) - BN - ReLU - pointwise 1x1 - BN - ReLU, no biases; "
             "it costs 1/N + 1/9 of a standard 3x3 convolution")
@@ -909,7 +1011,8 @@ check_separable_block = check("architectures.separable_block", probe_separable_b
 AUGMENT_CASES = [((7, 9, 3), "uint8", 0, False, 3), ((7, 9, 3), "uint8", 2, False, 40),
                  ((7, 9, 3), "uint8", 0, True, 40), ((6, 5, 1), "float32", 1, True, 60),
                  ((8, 10, 1), "uint8", 4, False, 40)]
-AUGMENT_GRAPH_CASE = ((7, 9, 3), "uint8", 2, True, 12)
+# Inside tf.data, 40 images: random numbers drawn once in Python (np.random) show as one crop or one flip for all.
+AUGMENT_GRAPH_CASE = ((7, 9, 3), "uint8", 2, True, 40)
 
 
 def augment_image(shape: tuple[int, int, int], dtype: str) -> np.ndarray:
@@ -1033,6 +1136,18 @@ def judge_random_crop_and_flip(data: dict[str, Any], cases: list | None = None) 
                                     "possibly mirrored copy of the image.")
     expect_true(len(set(shifts)) > 1, "Inside a tf.data pipeline random_crop_and_flip returns the same crop every "
                                       "time: use random TensorFlow ops, not random numbers drawn once in Python.")
+    offsets = {s[:2] for s in shifts}
+    mirrored = sum(s[2] for s in shifts)
+    # 40 uniform draws of 25 offsets give fewer than 5 distinct ones, or a fair coin 3 heads or fewer (or 37 or
+    # more), with probability below 1e-7: a failure here is a crop or flip decided once in Python, not chance.
+    expect_true(len(offsets) >= 5, f"Inside a tf.data pipeline random_crop_and_flip gave {len(offsets)} different "
+                                   f"crop offset(s) in {len(shifts)} images: draw the crop with TensorFlow ops "
+                                   "(tf.image.random_crop), not with np.random, which runs once when tf.data traces "
+                                   "the function.")
+    expect_true(4 <= mirrored <= len(shifts) - 4,
+                f"Inside a tf.data pipeline random_crop_and_flip mirrored {mirrored} of {len(shifts)} images: decide "
+                "the flip with TensorFlow ops (tf.image.random_flip_left_right), not with np.random or Python's "
+                "random, which run once when tf.data traces the function.")
     return ("random_crop_and_flip: crops of the zero-padded image (shifts up to `padding` pixels both ways), "
             "left-right flips half the time only when flip=True, dtype kept, and it runs inside tf.data")
 
@@ -1068,7 +1183,8 @@ def probe_step_schedule(step_schedule: Any, cases: list | None = None) -> dict[s
             found.append(record)
             continue
         kind = isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule)
-        values = [observe(lambda s: np.asarray(schedule(s), dtype=np.float64), step) for step in schedule_steps(total)]
+        values = [observe(lambda s: None if (v := schedule(s)) is None else np.asarray(v, dtype=np.float64), step)
+                  for step in schedule_steps(total)]
         found.append({"is_schedule": kind, "type": type(schedule).__name__, "values": values})
     return {"cases": found}
 
@@ -1083,6 +1199,8 @@ def judge_step_schedule(data: dict[str, Any], cases: list | None = None) -> str:
                                         "LearningRateSchedule such as PiecewiseConstantDecay.")
         for step, value in zip(schedule_steps(total), got["values"]):
             expect_raised_nothing(value)
+            expect_true(value is not None, f"{what} returned None at step {step}: does the schedule's `__call__` "
+                                           "forget to `return` the rate?")
             lr = float(np.asarray(value).reshape(-1)[0]) if np.size(value) else float("nan")
             half, three = total * 0.5, total * 0.75
             if step < half:

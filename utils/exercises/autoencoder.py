@@ -15,7 +15,9 @@ from utils.exercises.framework import (
     OBJECT, RAISED, as_array, call_raw, check, expect_array, expect_equal, expect_int, expect_raised_nothing,
     expect_true, fail, is_raised, observe,
 )
-from utils.exercises.models import ACTIVATION_LAYERS, activation_of, describe_model, layers_of_class
+from utils.exercises.models import (
+    ACTIVATION_LAYERS, activation_of, activation_with_ops, describe_model, layers_of_class,
+)
 
 # ---------------------------------------------------------------------------
 # A1: the output size of Conv2DTranspose
@@ -150,6 +152,9 @@ def _transpose_hint(x: np.ndarray, w: np.ndarray, b: np.ndarray, s: int, got: np
         return "the kernel's channel axes are swapped: its layout is (F, F, C_out, C_in)"
     cover = reference_transpose(np.ones(x.shape[:3] + (1,)), np.ones(w.shape[:2] + (1, 1)), np.zeros(1), s)[..., 0]
     overlap = cover > 1
+    if overlap.any() and _close(got, want + (cover - 1)[..., None] * b):
+        return ("the bias is added with every stamp, so pixels where stamps overlap get it several times: add b once "
+                "to the whole output, after the stamps")
     if overlap.any() and _close(got[~overlap], want[~overlap]):
         return "only the pixels where stamps overlap are wrong: add each stamp to the output (+=), do not overwrite"
     if s > 1:
@@ -256,11 +261,16 @@ def judge_build_autoencoder(data: dict[str, Any], momentum: float = 0.9) -> str:
                 hint = " (the encoder's convolutions use 'valid' padding)"
             fail(f"Layer {index} (not counting the input and activation-only layers) is {got[0]} with output "
                  f"{got[1]} and {got[2]:,} parameters; the summary has {kind} {shape} with {params:,}{hint}.")
-        if act is not None and activation_of(layer) != act:
+        acting = activation_with_ops(layer)
+        if act is not None and acting != act:
             where = "the output layer" if index == len(AUTOENCODER_TABLE) else f"layer {index} ({kind})"
             extra = (" (put the ReLU on the transposed convolution itself, before batch norm)"
                      if kind == "Conv2DTranspose" else "")
-            fail(f"The activation acting on {where} is {activation_of(layer)}, expected {act}{extra}.")
+            fail(f"The activation acting on {where} is {acting}, expected {act}{extra}.")
+        if kind == "BatchNormalization" and acting not in (None, "linear"):
+            fail(f"A {acting} acts on the output of layer {index} (BatchNormalization); the summary applies the ReLU "
+                 "to the transposed convolution before batch norm and nothing after it, so drop the extra "
+                 "activation.")
     if len(body) != len(AUTOENCODER_TABLE):
         more = body[len(AUTOENCODER_TABLE)]["class"] if len(body) > len(AUTOENCODER_TABLE) else None
         fail(f"The model has {len(body)} layers besides the input and activation-only layers, the summary "
@@ -297,20 +307,53 @@ def _clipped_std(std: float) -> float:
     return float(np.std(np.clip(sample, -0.5, 0.5)))
 
 
+def _tf_global_seed() -> Any:
+    """Return TensorFlow's global seed (tf.random.set_seed), or None when TensorFlow is not loaded or none is set."""
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return None
+    # get_seed with an op seed given reads the global seed without drawing from TensorFlow's generators; with no
+    # global seed it answers TensorFlow's default graph seed, 87654321.
+    global_seed = tf.compat.v1.get_seed(0)[0]
+    return None if global_seed == 87654321 else int(global_seed)
+
+
+def _set_tf_global_seed(seed: Any) -> None:
+    """Put TensorFlow's global seed back (None removes it)."""
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        tf.random.set_seed(seed)
+
+
 def probe_add_noise(add_noise: Any, std: float = 0.1, seed: int = 0) -> dict[str, Any]:
     """Call add_noise on grey and black-and-white images with a few seeds; note input and global-state changes."""
     grey, edges = noise_inputs()
     state = np.random.get_state()
+    tf_seed = _tf_global_seed()
+    tf_seeds = set()
     given = grey.copy()
-    first = observe(add_noise, given, std, seed)
+
+    def watched(*args: Any) -> Any:
+        value = observe(add_noise, *args)
+        tf_seeds.add(_tf_global_seed())
+        return value
+
+    first = watched(given, std, seed)
     result = {
         "first": first,
         "input_unchanged": bool(np.array_equal(given, grey)),
-        "again": observe(add_noise, grey.copy(), std, seed),
-        "other_seed": observe(add_noise, grey.copy(), std, seed + 1),
-        "edges": observe(add_noise, edges.copy(), std, seed),
-        "strong": observe(add_noise, grey.copy(), 2.0, seed),
+        "again": watched(grey.copy(), std, seed),
+        "other_seed": watched(grey.copy(), std, seed + 1),
+        "edges": watched(edges.copy(), std, seed),
+        "strong": watched(grey.copy(), 2.0, seed),
     }
+    result["tf_seed_changed"] = tf_seeds != {tf_seed}
+    if result["tf_seed_changed"]:
+        _set_tf_global_seed(tf_seed)
     after = np.random.get_state()
     result["global_state_changed"] = not (np.array_equal(state[1], after[1]) and state[2] == after[2])
     np.random.set_state(state)
@@ -352,6 +395,10 @@ def judge_add_noise(data: dict[str, Any], std: float = 0.1, seed: int = 0) -> st
     expect_true(not data["global_state_changed"],
                 "add_noise changed NumPy's global random state (np.random.seed or np.random.normal): use a local "
                 "generator, rng = np.random.default_rng(seed), and rng.normal(...).")
+    expect_true(not data.get("tf_seed_changed"),
+                "add_noise changed TensorFlow's global random seed (tf.random.set_seed or keras.utils."
+                "set_random_seed): leave global seeds alone and draw from a local generator, rng = "
+                "np.random.default_rng(seed), with rng.normal(...).")
     strong = as_array(f"add_noise(x, 2.0, {seed})", data["strong"], grey.shape)
     low, high = float(np.min(strong)), float(np.max(strong))
     expect_true(low >= 0.0 and high <= 1.0,
@@ -791,15 +838,27 @@ def _judge_one_unet(name: str, entry: dict[str, Any], n: int, skips: bool, batch
     adds = layers_of_class(model, "Add")
     expect_true(not adds, f"The model from {name} adds tensors (an Add layer): U-Net concatenates the skips "
                 "(keras.layers.concatenate) instead.")
+    by_name = {layer["name"]: layer for layer in model["layers"]}
+
+    def op_channels(op: dict[str, Any]) -> Any:
+        shapes = [by_name[s]["output_shape"] if s in by_name else None for s in op["inbound"]]
+        return sum(shape[-1] for shape in shapes) if shapes and all(shapes) else None
+
+    op_joins = [op for op in model.get("operations", []) if op["class"] == "Concatenate"]
     joins = layers_of_class(model, "Concatenate")
     channels = [layer["output_shape"][-1] if layer["output_shape"] else None for layer in joins]
+    channels += [op_channels(op) for op in op_joins]
+    joins = joins + op_joins
     want_channels = [16 * n, 8 * n, 4 * n, 2 * n] if skips else []
     if channels != want_channels:
         if not skips:
             fail(f"The model from {name} still has {len(joins)} concatenation(s): with skips=False leave them out.")
+        if not joins:
+            fail(f"The model from {name} concatenates nothing: join each transposed convolution's output with the "
+                 "output of the contracting block of the same size (c4, c3, c2, c1) along the channels.")
         fail(f"The concatenations of the model from {name} give {channels} channels, expected {want_channels}: "
              "join each transposed convolution's output with the output of the contracting block of the same size "
-             "(c4, c3, c2, c1), not a pooled tensor.")
+             "(c4, c3, c2, c1) along the channels.")
     classes = {layer["name"]: layer["class"] for layer in model["layers"]}
     for layer in joins:
         sources = [classes.get(source) for source in layer["inbound"]]
@@ -822,9 +881,9 @@ def _judge_one_unet(name: str, entry: dict[str, Any], n: int, skips: bool, batch
                     "on to conv2d_block (the given `block` options).")
     last = _body(model)[-1]
     expect_true(last["class"] == "Conv2D" and last["config"].get("filters") == 1
-                and last["config"].get("kernel_size") == (1, 1) and activation_of(last) == "sigmoid",
-                f"The model from {name} ends in a {last['class']} with activation {activation_of(last)}: end in a 1x1 "
-                "Conv2D with one filter and a sigmoid.")
+                and last["config"].get("kernel_size") == (1, 1) and activation_with_ops(last) == "sigmoid",
+                f"The model from {name} ends in a {last['class']} with activation {activation_with_ops(last)}: end in "
+                "a 1x1 Conv2D with one filter and a sigmoid.")
     expect_equal(f"The number of parameters of the model from {name}", model["params"],
                  unet_params(n, skips, batchnorm))
 

@@ -119,8 +119,13 @@ def describe_model(model: Any, depth: int = 0) -> dict[str, Any]:
         }
         if isinstance(layer, keras.Model) and depth < 3:
             entry["model"] = describe_model(layer, depth + 1)
+        sublayers = _sublayer_entries(layer) if not isinstance(layer, keras.Model) else []
+        if sublayers:
+            entry["sublayers"] = sublayers
         entries.append(entry)
     _attach_effective_activations(entries)
+    operations = _operation_entries(model, {layer.name for layer in model.layers})
+    _attach_activations_with_ops(entries, operations)
     return {
         "class": type(model).__name__,
         "name": model.name,
@@ -129,6 +134,7 @@ def describe_model(model: Any, depth: int = 0) -> dict[str, Any]:
         "params": int(model.count_params()) if model.built else 0,
         "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "layers": entries,
+        "operations": operations,
     }
 
 
@@ -185,6 +191,122 @@ def _attach_effective_activations(entries: list[dict[str, Any]]) -> None:
                 break
             act, follow = nxt["activation"], nxt
         entry["effective_activation"] = act if act is not None else None
+
+
+# Backend operations (keras.ops.relu, keras.activations.relu...) that only apply a non-linearity, by class name.
+OP_ACTIVATIONS = {"Relu": "relu", "Relu6": "relu6", "Sigmoid": "sigmoid", "Softmax": "softmax", "Tanh": "tanh",
+                  "Elu": "elu", "Selu": "selu", "Gelu": "gelu", "Silu": "silu", "LeakyRelu": "leaky_relu"}
+
+
+def _operation_entries(model: Any, layer_names: set[str]) -> list[dict[str, Any]]:
+    """Return the graph's operations that are not layers (``keras.ops.relu(x)``, ``keras.ops.concatenate``...)."""
+    try:
+        config = model.get_config()
+    except Exception:  # noqa: BLE001 - a subclassed model has no graph to read
+        return []
+    found = []
+    for item in config.get("layers", []) if isinstance(config, dict) else []:
+        name = item.get("name", item.get("config", {}).get("name"))
+        if name in layer_names:
+            continue
+        op_config = item.get("config", {}) if isinstance(item.get("config"), dict) else {}
+        found.append({"name": name, "class": item.get("class_name"),
+                      "inbound": _inbound_names(item.get("inbound_nodes", [])),
+                      "config": {k: _plain_config(v) for k, v in op_config.items() if k != "name"}})
+    return found
+
+
+def _op_activation(op: dict[str, Any]) -> str | None:
+    """Return the activation an operation applies, or None when it is no activation."""
+    if op["class"] == "ReLU":  # keras.activations.relu on a symbolic tensor
+        if op["config"].get("negative_slope"):
+            return "leaky_relu"
+        return "relu6" if op["config"].get("max_value") == 6 else "relu"
+    return OP_ACTIVATIONS.get(op["class"])
+
+
+def _attach_activations_with_ops(entries: list[dict[str, Any]], operations: list[dict[str, Any]]) -> None:
+    """Give each layer ``activation_with_ops``: its effective activation, or, when that is linear, the activation
+    applied by its sole consumer when that is a backend operation (``keras.ops.relu(Dense(4)(x))``)."""
+    ops = {op["name"]: op for op in operations}
+    consumers: dict[str, list[str]] = {}
+    for item in [*entries, *operations]:
+        for name in item["inbound"]:
+            consumers.setdefault(name, []).append(item["name"])
+    for entry in entries:
+        act = entry.get("effective_activation")
+        follow = entry["name"]
+        # Follow the chain of activation layers the effective activation already went through.
+        while len(consumers.get(follow, [])) == 1 and any(e["name"] == consumers[follow][0] and e["class"] in
+                                                          ACTIVATION_LAYERS for e in entries):
+            follow = consumers[follow][0]
+        if act in (None, "linear") and len(consumers.get(follow, [])) == 1 and consumers[follow][0] in ops:
+            act = _op_activation(ops[consumers[follow][0]]) or act
+        entry["activation_with_ops"] = act
+
+
+def sublayers_of(layer: Any) -> list[Any]:
+    """Return the Keras layers held by a custom layer's attributes (and lists of them), recursively, in order."""
+    import keras
+
+    found: list[Any] = []
+    seen: set[int] = {id(layer)}
+
+    def visit(value: Any, depth: int) -> None:
+        if depth > 6:
+            return
+        if isinstance(value, keras.layers.Layer):
+            if id(value) in seen:
+                return
+            seen.add(id(value))
+            found.append(value)
+            for attr in list(vars(value).values()):
+                visit(attr, depth + 1)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item, depth + 1)
+        elif isinstance(value, dict) and depth:
+            for item in value.values():
+                visit(item, depth + 1)
+
+    for attr in list(vars(layer).values()):
+        visit(attr, 1)
+    return found
+
+
+def _sublayer_entries(layer: Any) -> list[dict[str, Any]]:
+    """Describe (class, config, parameters) the layers a custom layer holds, for checks of their settings."""
+    try:
+        inner = sublayers_of(layer)
+    except Exception:  # noqa: BLE001 - an unusual object: nothing nested to report
+        return []
+    entries = []
+    for sub in inner:
+        try:
+            config = sub.get_config()
+        except Exception:  # noqa: BLE001
+            config = {}
+        entries.append({"name": sub.name, "class": type(sub).__name__,
+                        "params": int(sub.count_params()) if sub.built else 0,
+                        "activation": _layer_activation(sub),
+                        "config": {k: _plain_config(config[k]) for k in CONFIG_KEYS if k in config}})
+    return entries
+
+
+def all_layers(description: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return every layer of a description: its own, those of nested models and those inside custom layers."""
+    found = []
+    for layer in description.get("layers", []):
+        found.append(layer)
+        if isinstance(layer.get("model"), dict):
+            found += all_layers(layer["model"])
+        found += layer.get("sublayers", [])
+    return found
+
+
+def activation_with_ops(layer: dict[str, Any]) -> str:
+    """Return the activation acting on a layer's output, counting backend operations such as keras.ops.relu."""
+    return layer.get("activation_with_ops") or activation_of(layer)
 
 
 # ---------------------------------------------------------------------------

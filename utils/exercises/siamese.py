@@ -34,6 +34,12 @@ def _ran(what: str, fn: str, value: Any, hint: str = "") -> None:
 PAIR_COUNTS = {3: 2, 42: 3, 7: 4, 20: 5, 11: 40, 5: 6}
 TINY_COUNTS = {9: 2, 4: 2}  # two classes of two images: every different pair is one image of each
 PAIR_N, TINY_N = 4001, 7  # odd counts: num_pairs // 2 same pairs
+# A large draw for chi-square tests of uniformity: five classes of 4 to 6 images, so a sampler that replaces a
+# collision by the next class or the next image (pairs of neighbours 1.5 times as likely) stands out clearly.
+STATS_COUNTS, STATS_N, STATS_SEED = {8: 4, 1: 5, 30: 4, 6: 6, 17: 5}, 30_001, 2
+# A uniform sampler exceeds the bound below with probability about 1e-9 (Wilson-Hilferty, z = 6); a 1.5x bias on
+# neighbouring classes or images exceeds it by a wide margin on STATS_N pairs.
+CHI2_Z = 6.0
 
 
 def pair_labels(counts: dict[int, int], seed: int) -> np.ndarray:
@@ -68,7 +74,68 @@ def probe_sample_pairs(sample_pairs: Any, counts: dict[int, int] | None = None, 
     }
     if tiny:
         data["tiny"] = _sample_with_global_seed(sample_pairs, pair_labels(TINY_COUNTS, 3), TINY_N, 5, 1)
+        data["stats"] = _sample_with_global_seed(sample_pairs, pair_labels(STATS_COUNTS, 13), STATS_N, STATS_SEED, 1)
     return data
+
+
+def chi2_bound(df: int, z: float = CHI2_Z) -> float:
+    """Return the chi-square value with ``df`` degrees of freedom exceeded with the normal tail probability of ``z``
+    (Wilson-Hilferty approximation)."""
+    if df <= 0:
+        return math.inf
+    c = 2.0 / (9.0 * df)
+    return df * (1.0 - c + z * math.sqrt(c)) ** 3
+
+
+def _chi2(counts: np.ndarray) -> float:
+    """Return the chi-square statistic of counts against equal expected counts."""
+    counts = np.asarray(counts, dtype=np.float64)
+    expected = counts.sum() / len(counts)
+    return float(np.sum((counts - expected) ** 2) / expected) if expected > 0 else 0.0
+
+
+def _judge_uniform_pairs(case: str, labels: np.ndarray, arrays: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Chi-square tests: different pairs spread evenly over pairs of classes, same pairs over pairs of images."""
+    left, right, same = arrays
+    is_same = same == 1
+    classes = np.unique(labels)
+    K = len(classes)
+    position = {int(k): i for i, k in enumerate(classes)}
+    cls_left = np.array([position[int(k)] for k in labels[left]])
+    cls_right = np.array([position[int(k)] for k in labels[right]])
+    diff = ~is_same
+    low, high = np.minimum(cls_left[diff], cls_right[diff]), np.maximum(cls_left[diff], cls_right[diff])
+    possible = [a * K + b for a in range(K) for b in range(a + 1, K)]
+    pair_counts = np.bincount(low * K + high, minlength=K * K)[possible]
+    statistic, bound = _chi2(pair_counts), chi2_bound(len(possible) - 1)
+    if statistic > bound:
+        fail(f"sample_pairs({case}): the {int(diff.sum())} different pairs fall on the {len(possible)} pairs of "
+             f"classes between {pair_counts.min()} and {pair_counts.max()} times (chi-square {statistic:.0f}, a "
+             f"uniform draw stays below {bound:.0f}): draw the second class uniformly among the other classes (not "
+             "the next class on a collision).")
+    statistic, df = 0.0, 0
+    spread = []
+    for k in classes:
+        members = np.flatnonzero(labels == k)
+        n = len(members)
+        if n < 3:
+            continue
+        index = {int(m): i for i, m in enumerate(members)}
+        chosen = is_same & (labels[left] == k)
+        a = np.array([index[int(m)] for m in left[chosen]])
+        b = np.array([index[int(m)] for m in right[chosen]])
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        cells = [i * n + j for i in range(n) for j in range(i + 1, n)]
+        counts = np.bincount(lo * n + hi, minlength=n * n)[cells]
+        statistic, df = statistic + _chi2(counts), df + len(cells) - 1
+        spread.append((_chi2(counts) / (len(cells) - 1), n, int(counts.min()), int(counts.max())))
+    bound = chi2_bound(df)
+    if statistic > bound:
+        _, n, low_count, high_count = max(spread)
+        fail(f"sample_pairs({case}): within a class, some pairs of images are drawn as same pairs far more often "
+             f"than others (in the class of {n} images, {low_count} to {high_count} times; chi-square "
+             f"{statistic:.0f} over all classes, a uniform draw stays below {bound:.0f}): draw the second image "
+             "uniformly among the other images of the class (not the next image on a collision).")
 
 
 def _pair_arrays(case: str, value: Any, num_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,6 +261,12 @@ def judge_sample_pairs(data: dict[str, Any], counts: dict[int, int] | None = Non
         _judge_invariants(tiny_case, tiny_labels, TINY_N, _pair_arrays(tiny_case, data["tiny"], TINY_N))
     _judge_invariants(f"{name}, seed {seeds[0]}", labels, num_pairs, main)
     _judge_statistics(f"{name}, seed {seeds[0]}", labels, num_pairs, main)
+    if tiny and "stats" in data:
+        stats_labels = pair_labels(STATS_COUNTS, 13)
+        stats_case = f"{len(STATS_COUNTS)} classes of 4 to 6 images, {STATS_N}, seed {STATS_SEED}"
+        stats = _pair_arrays(stats_case, data["stats"], STATS_N)
+        _judge_invariants(stats_case, stats_labels, STATS_N, stats)
+        _judge_uniform_pairs(stats_case, stats_labels, stats)
     other = _pair_arrays(f"{name}, seed {seeds[1]}", data["other"], num_pairs)
     _judge_invariants(f"{name}, seed {seeds[1]}", labels, num_pairs, other)
     again = _pair_arrays(f"{name}, seed {seeds[0]} again", data["again"], num_pairs)
@@ -330,7 +403,13 @@ def probe_euclidean_distance(euclidean_distance: Any, seed: int = 0) -> dict[str
         "symbolic": _symbolic_shapes(euclidean_distance, 5),
         "gradient": gradient(a.copy(), b.copy()),
         "gradient_identical": gradient(a.copy(), a.copy()),
+        "eps": observe(euclidean_distance, *EPS_CASE[:2], eps=EPS_CASE[2]),
     }
+
+
+# eps passed explicitly: rows 1 and 2 apart, and identical rows, whose distance is sqrt(eps) = 1e-3 (an eps that
+# is small next to the other rows' squared distances, so sqrt(sum + eps) agrees to the tolerance too).
+EPS_CASE = (np.array([[0.0, 0.0], [1.0, 2.0], [3.0, -1.0]]), np.array([[1.0, 0.0], [1.0, 4.0], [3.0, -1.0]]), 1e-6)
 
 
 def reference_euclidean(a: np.ndarray, b: np.ndarray, eps: float = EPS) -> np.ndarray:
@@ -370,6 +449,14 @@ def judge_euclidean_distance(data: dict[str, Any], seed: int = 0) -> str:
     expect_true(tuple(data["symbolic"]) == (None, 1),
                 f"euclidean_distance on two symbolic Keras inputs of shape (None, 5) gives shape {data['symbolic']}, "
                 "expected (None, 1).")
+    if "eps" in data:
+        a_eps, b_eps, eps = EPS_CASE
+        _ran(f"eps={eps}", "euclidean_distance", data["eps"])
+        got = data["eps"]
+        hint = ("the `eps` argument is ignored: use it, not a fixed constant" if isinstance(got, np.ndarray)
+                and got.shape == (3, 1) and np.allclose(got, reference_euclidean(a_eps, b_eps), atol=1e-6) else "")
+        expect_array(f"euclidean_distance(a, b, eps={eps}) on rows 1, 2 and 0 apart", got,
+                     reference_euclidean(a_eps, b_eps, eps), tol=1e-6, hint=hint)
     upstream = np.random.default_rng(seed + 1).normal(size=(3, 1))
     for key, y, what in (("gradient", b, "two different batches"), ("gradient_identical", a, "identical embeddings")):
         _ran(f"a tf.Variable ({what})", "euclidean_distance", data[key])
@@ -454,8 +541,8 @@ def _reference_loss(y: np.ndarray, d: np.ndarray, margin: float) -> float:
     return float(np.mean(0.5 * y * d ** 2 + 0.5 * (1 - y) * np.maximum(margin - d, 0.0) ** 2))
 
 
-def _loss_hint(value: float, y: np.ndarray, d: np.ndarray, margin: float) -> str:
-    """Name the likely mistake when a wrong loss equals a known wrong formula."""
+def _loss_hint(value: float, y: np.ndarray, d: np.ndarray, margin: float) -> list[str]:
+    """Return the known wrong formulas a wrong loss equals (several can coincide on one case)."""
     y, d = y.reshape(-1), d.reshape(-1)
     hinge = np.maximum(margin - d, 0.0)
     wrongs = {
@@ -466,6 +553,9 @@ def _loss_hint(value: float, y: np.ndarray, d: np.ndarray, margin: float) -> str
         "square the hinge max(m - d, 0)": np.mean(0.5 * y * d ** 2 + 0.5 * (1 - y) * hinge),
         "square the distance of same pairs": np.mean(0.5 * y * d + 0.5 * (1 - y) * hinge ** 2),
         "take the mean over the batch, not the sum": np.sum(0.5 * y * d ** 2 + 0.5 * (1 - y) * hinge ** 2),
+        "each term is averaged over its own pairs; average the per-pair losses over all N pairs":
+            0.5 * (np.sum(y * d ** 2) / max(np.sum(y), 1e-300) + np.sum((1 - y) * hinge ** 2) / max(np.sum(1 - y),
+                                                                                                    1e-300)),
         "the factor 1/2 is missing": np.mean(y * d ** 2 + (1 - y) * hinge ** 2),
         "the margin is ignored: use the `margin` argument":
             np.mean(0.5 * y * d ** 2 + 0.5 * (1 - y) * np.maximum(1.0 - d, 0.0) ** 2),
@@ -474,16 +564,23 @@ def _loss_hint(value: float, y: np.ndarray, d: np.ndarray, margin: float) -> str
         "y_true (N,) times distance (N, 1) broadcasts to an (N, N) matrix: reshape y_true like distance":
             np.mean(0.5 * y[None, :] * d[:, None] ** 2 + 0.5 * (1 - y[None, :]) * hinge[:, None] ** 2),
     }
-    for hint, wrong in wrongs.items():
-        if abs(value - float(wrong)) <= 1e-5 * max(1.0, abs(float(wrong))):
-            return hint
-    return ""
+    return [hint for hint, wrong in wrongs.items()
+            if abs(value - float(wrong)) <= 1e-5 * max(1.0, abs(float(wrong)))]
 
 
 def judge_contrastive_loss(data: dict[str, Any], seed: int = 0) -> str:
     """Compare each loss with the formula and each gradient with its derivative, worked out by hand."""
     cases = loss_cases(seed)
     worst = 0.0
+    # The mistakes every wrong value agrees with: on one case two formulas can coincide (with as many same as
+    # different pairs, per-term averaging equals a missing 1/2), over all cases only the real one remains.
+    consistent: list[str] | None = None
+    for c, got in zip(cases, data["values"]):
+        if isinstance(got, np.ndarray) and got.size == 1 and np.all(np.isfinite(got)):
+            value = float(np.asarray(got, dtype=np.float64).reshape(()))
+            if abs(value - _reference_loss(c["y"], c["d"], c["margin"])) > 1e-6 * max(1.0, abs(value)):
+                found = _loss_hint(value, c["y"], c["d"], c["margin"])
+                consistent = found if consistent is None else [h for h in consistent if h in found]
     for c, got in zip(cases, data["values"]):
         _ran(c["name"], "contrastive_loss", got)
         if isinstance(got, np.ndarray) and got.shape in ((len(c["d"]),), (len(c["d"]), 1)):
@@ -494,7 +591,8 @@ def judge_contrastive_loss(data: dict[str, Any], seed: int = 0) -> str:
         want = _reference_loss(c["y"], c["d"], c["margin"])
         hint = ""
         if isinstance(got, (np.ndarray, float)) and np.size(got) == 1:
-            hint = _loss_hint(float(np.asarray(got, dtype=np.float64)), c["y"], c["d"], c["margin"])
+            found = _loss_hint(float(np.asarray(got, dtype=np.float64)), c["y"], c["d"], c["margin"])
+            hint = next((h for h in found if h in (consistent or [])), found[0] if found else "")
         worst = max(worst, expect_array(f"contrastive_loss on {c['name']}", got, want, hint=hint))
     for c, record in zip((cases[0], cases[4]), data["gradients"]):
         _ran(f"{c['name']} (distance a tf.Variable)", "contrastive_loss", record)
@@ -593,6 +691,10 @@ def judge_koch_siamese(data: dict[str, Any], image_shape: tuple[int, int, int] =
     expect_true(all(s == shape for s in inputs), f"The model's inputs have shapes {inputs}, expected two of {shape}, the "
                                                  "embedding's input shape.")
     params, emb, dim = described["params"], data["embedding_params"], embedding_dim
+    if data["nested_models"] == 0 and not data["uses_given_embedding"]:
+        fail("The model does not contain the `embedding` model passed in (its layers were copied or re-applied one "
+             "by one): call `embedding` itself on both inputs, as the exercise asks, so that the model holds the one "
+             "shared embedding.")
     if data["nested_models"] > 1 or not data["uses_given_embedding"]:
         fail(f"The model holds {data['nested_models']} embedding networks"
              f"{'' if data['uses_given_embedding'] else ', none of them the one passed in'}: call the *same* "
