@@ -159,6 +159,57 @@ def tm_fresh_base(p, n, s, hidden_units=64):
     return _tm(p, n, s, hidden_units, fresh_base=True)
 
 
+def tm_sequential_no_input(pretrained, num_classes, scenario, hidden_units=64):
+    """Correct, differently written: a Sequential model without an Input (built on its first call)."""
+    base = pretrained.get_layer("conv_base")
+    base.trainable = False
+    parts = [base]
+    if scenario == 1:
+        top = pretrained.get_layer("fc1")
+        top.trainable = False
+        parts += [top, layers.Dense(num_classes)]
+    else:
+        parts += [layers.Dense(hidden_units, activation="relu"), layers.Dense(num_classes)]
+    return keras.Sequential(parts)
+
+
+def tm_nested_head(pretrained, num_classes, scenario, hidden_units=64):
+    """Correct, differently written: keras.ops.relu in scenario 2, the new layers in a nested Sequential head."""
+    pretrained.trainable = False
+    inputs = keras.Input(pretrained.input_shape[1:])
+    x = pretrained.get_layer("conv_base")(inputs)
+    if scenario == 1:
+        x = pretrained.get_layer("fc1")(x)
+    else:
+        x = keras.ops.relu(layers.Dense(hidden_units)(x))
+    return keras.Model(inputs, keras.Sequential([layers.Dense(num_classes)])(x))
+
+
+def tm_dropout(p, n, s, hidden_units=64):
+    """Wrong: a Dropout layer in the head (scores change in training mode; the head is Dense layers only)."""
+    p.trainable = False
+    inputs = keras.Input(p.input_shape[1:])
+    x = p.get_layer("conv_base")(inputs)
+    x = p.get_layer("fc1")(x) if s == 1 else layers.Dense(hidden_units, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(n)(layers.Dropout(0.5)(x)))
+
+
+def tm_relu_output(p, n, s, hidden_units=64):
+    """Wrong: a ReLU on the output layer."""
+    model = _tm(p, n, s, hidden_units)
+    model.layers[-1].activation = keras.activations.relu
+    return model
+
+
+def tm_two_outputs(p, n, s, hidden_units=64):
+    """Wrong: the model outputs the features as well as the scores."""
+    p.trainable = False
+    inputs = keras.Input(p.input_shape[1:])
+    x = p.get_layer("conv_base")(inputs)
+    x = p.get_layer("fc1")(x) if s == 1 else layers.Dense(hidden_units, activation="relu")(x)
+    return keras.Model(inputs, [layers.Dense(n)(x), x])
+
+
 # ---------------------------------------------------------------------------
 # B: feature_extractor and knn_predict
 # ---------------------------------------------------------------------------
@@ -219,6 +270,15 @@ def fe_rescaled_twice(pretrained):
 def fe_flattened_map(pretrained):
     """Wrong: the flattened last feature map instead of the pooled codes."""
     return _fe(pretrained, flatten=True)
+
+
+def fe_dropout(pretrained):
+    """Wrong: a Dropout layer after conv_base."""
+    base = pretrained.get_layer("conv_base")
+    inputs = keras.Input(pretrained.input_shape[1:])
+    extractor = keras.Model(inputs, layers.Dropout(0.3)(base(inputs)))
+    extractor.trainable = False
+    return extractor
 
 
 def knn_loops(train_features, train_labels, test_features, k):
@@ -306,6 +366,42 @@ def knn_returns_index(a, b, c, k):
 def knn_wrong_axis(a, b, c, k):
     """Wrong: sorts the distances along the test axis."""
     return _knn(a, b, c, k, transposed=True)
+
+
+def knn_no_test_norm(train_features, train_labels, test_features, k):
+    """Correct, differently written: the test codes' squared norms dropped (the same for every training code)."""
+    d = train_features @ (-2.0 * test_features.T) + (train_features ** 2).sum(1)[:, None]
+    out = []
+    for row in train_labels[np.argsort(d.T, axis=1, kind="stable")[:, :k]]:
+        values, counts = np.unique(row, return_counts=True)
+        out.append(values[counts.argmax()])
+    return np.array(out)
+
+
+def knn_random_tie(a, b, c, k):
+    """Wrong: ties broken at random with the global NumPy generator."""
+    d = ((c[:, None, :] - a[None, :, :]) ** 2).sum(-1)
+    out = []
+    for row in b[np.argsort(d, axis=1, kind="stable")[:, :k]]:
+        counts = np.bincount(row)
+        out.append(np.random.choice(np.flatnonzero(counts == counts.max())))
+    return np.array(out)
+
+
+def knn_k_plus_one(a, b, c, k):
+    """Wrong: an off-by-one slice, k+1 neighbours."""
+    return _knn(a, b, c, k + 1)
+
+
+def knn_k_minus_one(a, b, c, k):
+    """Wrong: an off-by-one slice, k-1 neighbours (at least one)."""
+    return _knn(a, b, c, max(k - 1, 1))
+
+
+def knn_manhattan(a, b, c, k):
+    """Wrong: the sum of absolute differences instead of the Euclidean distance."""
+    d = np.abs(c[:, None, :] - a[None, :, :]).sum(-1)
+    return np.array([np.bincount(row).argmax() for row in b[np.argsort(d, axis=1, kind="stable")[:, :k]]])
 
 
 def knn_list(a, b, c, k):
@@ -483,6 +579,61 @@ class RangeRateNeverSet(RangeGood):
         self.lrs.append(float(self.schedule[len(self.lrs)]))
 
 
+class RangeBatchIndex(RangeGood):
+    """Correct, differently written: the step's rate from the batch index (one epoch), set with the setter, and the
+    divergence compared with the lowest of the earlier losses."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        rate = float(self.schedule[batch])
+        self.model.optimizer.learning_rate = rate
+        self.lrs.append(rate)
+
+    def should_stop(self, loss):
+        earlier = self.losses[:-1]
+        return (not math.isfinite(loss) or bool(earlier and loss > self.diverge * min(earlier))
+                or len(self.losses) >= self.num_steps)
+
+
+class RangeFirstStepOff(RangeGood):
+    """Wrong: exponent (i+1)/n, so the first step never uses min_lr."""
+
+    def __init__(self, min_lr, max_lr, num_steps, diverge=4.0):
+        super().__init__(min_lr, max_lr, num_steps, diverge)
+        self.schedule = min_lr * (max_lr / min_lr) ** (np.arange(1, num_steps + 1) / num_steps)
+
+
+class RangeMeanDifference(RangeGood):
+    """Wrong: the batch loss taken as the difference of two running means (negative losses look like divergence)."""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.previous = 0.0
+
+    def batch_loss(self, batch, logs):
+        loss, self.previous = logs["loss"] - self.previous, logs["loss"]
+        return loss
+
+
+class RangeRateVariable(RangeGood):
+    """Wrong: appends the optimizer's learning-rate variable itself, so every entry ends as its last value."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate.assign(float(self.schedule[len(self.lrs)]))
+        self.lrs.append(self.model.optimizer.learning_rate)
+
+
+class RangeLastLossMissing(RangeGood):
+    """Wrong: stops on a diverging loss without recording it."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = self.batch_loss(batch, logs)
+        if self.losses and not loss <= self.diverge * min(self.losses):
+            self.model.stop_training = True
+            return
+        self.losses.append(loss)
+        self.model.stop_training = len(self.losses) >= self.num_steps
+
+
 class RangeStub(keras.callbacks.Callback):
     def __init__(self, min_lr, max_lr, num_steps, diverge=4.0):
         super().__init__()
@@ -496,12 +647,68 @@ class RangeStub(keras.callbacks.Callback):
 
 
 def pft_two_passes(model, learning_rate):
-    """Correct, differently written: unfreeze the model and every nested model, then freeze batch norm."""
+    """Correct, differently written: unfreeze the model and each of its layers (nested models included), then
+    freeze batch norm."""
+    for part in [model] + model.layers:
+        part.trainable = True
+    for layer in layers_of(model, layers.BatchNormalization):
+        layer.trainable = False
+    compile_classifier(model, learning_rate)
+    return model
+
+
+def pft_models_only(model, learning_rate):
+    """Wrong: unfreezes the model and its nested models only, so a top-level layer frozen on its own (scenario 1's
+    fc1) stays frozen."""
     for part in [model] + [layer for layer in model.layers if isinstance(layer, keras.Model)]:
         part.trainable = True
     for layer in layers_of(model, layers.BatchNormalization):
         layer.trainable = False
     compile_classifier(model, learning_rate)
+    return model
+
+
+def pft_base_only(model, learning_rate):
+    """Wrong: unfreezes only conv_base (enough for a scenario 2 model, not for scenario 1's frozen fc1)."""
+    base = model.get_layer("conv_base")
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = not isinstance(layer, layers.BatchNormalization)
+    return compile_classifier(model, learning_rate)
+
+
+def pft_leaves_then_model(model, learning_rate):
+    """Correct, differently written: `model.trainable = True`, then every leaf layer's flag set from layers_of."""
+    model.trainable = True
+    for layer in layers_of(model):
+        layer.trainable = not isinstance(layer, layers.BatchNormalization)
+    return compile_classifier(model, learning_rate)
+
+
+def pft_adam_string(model, learning_rate):
+    """Wrong: compiled with optimizer="adam", so the rate is Adam's default 1e-3, not learning_rate."""
+    pft_walk(model, learning_rate, recompile=False)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def pft_adam_default(model, learning_rate):
+    """Wrong: the rate hard-coded to 1e-3."""
+    return pft_walk(model, learning_rate, rate=1e-3)
+
+
+def pft_loss_function(model, learning_rate):
+    """Wrong: the loss given as the function keras.losses.sparse_categorical_crossentropy (from_logits=False)."""
+    pft_walk(model, learning_rate, recompile=False)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=keras.losses.sparse_categorical_crossentropy)
+    return model
+
+
+def pft_loss_lambda(model, learning_rate):
+    """Correct, differently written: Adam at the rate, cross-entropy on scores as a lambda."""
+    pft_walk(model, learning_rate, recompile=False)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss=lambda y, s: keras.losses.sparse_categorical_crossentropy(y, s, from_logits=True))
     return model
 
 
@@ -599,6 +806,11 @@ CASES = [
     wrong(LAB, TM, "scenarios swapped", tm_swapped),
     wrong(LAB, TM, "re-initialised conv_base", tm_fresh_base, expect="re-initialised"),
     wrong(LAB, TM, "input of a fixed size", tm_fixed_input, expect="input_shape"),
+    correct(LAB, TM, "transfer_model: Sequential without an Input", tm_sequential_no_input),
+    correct(LAB, TM, "transfer_model: keras.ops.relu and a nested Sequential head", tm_nested_head),
+    wrong(LAB, TM, "Dropout in the head", tm_dropout, expect="Dropout"),
+    wrong(LAB, TM, "ReLU on the output", tm_relu_output, expect="no activation"),
+    wrong(LAB, TM, "two outputs", tm_two_outputs, expect="2 outputs"),
     wrong(LAB, TM, "transfer_model still a stub", stub, expect="not implemented yet"),
     correct(LAB, FE, "feature_extractor: conv_base's own input and output", fe_flat),
     correct(LAB, FE, "feature_extractor: the frozen conv_base itself", fe_base_itself),
@@ -607,6 +819,7 @@ CASES = [
     wrong(LAB, FE, "extractor not frozen", fe_trainable, expect="trainable"),
     wrong(LAB, FE, "images rescaled twice", fe_rescaled_twice),
     wrong(LAB, FE, "flattened feature map", fe_flattened_map, expect="shape"),
+    wrong(LAB, FE, "Dropout after conv_base", fe_dropout, expect="Dropout"),
     wrong(LAB, FE, "feature_extractor still a stub", stub, expect="not implemented yet"),
     correct(LAB, KNN, "knn_predict with loops and Counter", knn_loops),
     correct(LAB, KNN, "knn_predict in float32 with argpartition", knn_float32),
@@ -620,6 +833,11 @@ CASES = [
     wrong(LAB, KNN, "returns an index", knn_returns_index),
     wrong(LAB, KNN, "sorted along the wrong axis", knn_wrong_axis, expect="one per test code"),
     wrong(LAB, KNN, "returns a list", knn_list, expect="list"),
+    correct(LAB, KNN, "knn_predict without the test codes' norms, np.unique vote", knn_no_test_norm),
+    wrong(LAB, KNN, "random tie-break", knn_random_tie, expect="random"),
+    wrong(LAB, KNN, "k+1 neighbours", knn_k_plus_one, expect="k+1"),
+    wrong(LAB, KNN, "k-1 neighbours", knn_k_minus_one, expect="k-1"),
+    wrong(LAB, KNN, "Manhattan distance", knn_manhattan, expect="absolute differences"),
     wrong(LAB, KNN, "knn_predict still a stub", stub, expect="not implemented yet"),
     correct(LAB, LR, "LRRangeTest with geomspace, assign() and a running sum", RangeGood),
     correct(LAB, LR, "LRRangeTest multiplying the rate, rates read back in float32", RangeMultiplicative),
@@ -635,6 +853,11 @@ CASES = [
     wrong(LAB, LR, "learning rate not restored", RangeRateNotRestored, expect="restore it"),
     wrong(LAB, LR, "rate set a batch late", RangeLateRate, expect="late"),
     wrong(LAB, LR, "rate never set", RangeRateNeverSet, expect="never changed"),
+    correct(LAB, LR, "LRRangeTest indexing by batch, lowest of the earlier losses", RangeBatchIndex),
+    wrong(LAB, LR, "exponent (i+1)/n", RangeFirstStepOff, expect="min_lr"),
+    wrong(LAB, LR, "difference of running means", RangeMeanDifference, expect="not each batch's loss"),
+    wrong(LAB, LR, "the rate variable appended", RangeRateVariable, expect="variable"),
+    wrong(LAB, LR, "diverging loss not recorded", RangeLastLossMissing, expect="last step"),
     wrong(LAB, LR, "LRRangeTest still a stub", RangeStub, expect="not implemented yet"),
     correct(LAB, FT, "prepare_fine_tuning in two passes", pft_two_passes),
     correct(LAB, FT, "prepare_fine_tuning compiling first", pft_compile_first),
@@ -647,6 +870,13 @@ CASES = [
     wrong(LAB, FT, "batch norm frozen, then unfrozen again", pft_norm_then_unfreeze, expect="batch-norm"),
     wrong(LAB, FT, "returns None", pft_returns_none, expect="None"),
     wrong(LAB, FT, "loss expects probabilities", pft_probabilities_loss, expect="probabilities"),
+    correct(LAB, FT, "prepare_fine_tuning: model.trainable, then every leaf layer", pft_leaves_then_model),
+    correct(LAB, FT, "prepare_fine_tuning: cross-entropy on scores as a lambda", pft_loss_lambda),
+    wrong(LAB, FT, "only the model and nested models unfrozen", pft_models_only, expect="fc1"),
+    wrong(LAB, FT, "only conv_base unfrozen", pft_base_only, expect="fc1"),
+    wrong(LAB, FT, 'optimizer="adam"', pft_adam_string, expect="default rate"),
+    wrong(LAB, FT, "rate hard-coded to 1e-3", pft_adam_default, expect="learning rate"),
+    wrong(LAB, FT, "loss function expecting probabilities", pft_loss_function, expect="probabilities"),
     wrong(LAB, FT, "prepare_fine_tuning still a stub", stub, expect="not implemented yet"),
 ]
 

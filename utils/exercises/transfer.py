@@ -19,8 +19,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from utils.exercises.framework import (
-    RAISED, as_array, call_raw, check, expect_array, expect_equal, expect_raised_nothing, expect_true, fail, observe,
-    raised_record,
+    OBJECT, RAISED, as_array, call_raw, check, expect_array, expect_equal, expect_raised_nothing, expect_true, fail,
+    observe, raised_record,
 )
 
 # The tiny pretrained classifier: non-square images, two conv blocks, and widths that all differ
@@ -166,11 +166,40 @@ def _expect_input_shape(what: str, shape: Any) -> None:
 
 
 def _run(func_name: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-    """Call ``func`` (a model, a method) and return plain data, or the record of what it raised."""
+    """Call ``func`` (a model, a method) and return plain data, or the record of what it raised.
+
+    A model with several outputs (a list, tuple or dict of them) is reported as such, not as an array.
+    """
     try:
-        return np.asarray(func(*args, **kwargs))
+        result = func(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001
         return raised_record(func_name, exc)
+    if isinstance(result, dict):
+        result = list(result.values())
+    if isinstance(result, (list, tuple)):
+        if len(result) != 1:
+            return {OBJECT: f"list of {len(result)} outputs (the model should have one output)"}
+        result = result[0]
+    try:
+        return np.asarray(result)
+    except Exception as exc:  # noqa: BLE001
+        return raised_record(func_name, exc)
+
+
+# Layers that change their output in training mode whatever their `trainable` flag (random by design).
+STOCHASTIC_LAYERS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianDropout",
+                     "GaussianNoise", "AlphaDropout")
+
+
+def _stochastic_layers(model: Any) -> list[str]:
+    """Return the class names of a model's layers (nested ones included) that are random in training mode."""
+    from utils.models import layers_of
+
+    try:
+        return sorted({type(layer).__name__ for layer in layers_of(model)
+                       if type(layer).__name__ in STOCHASTIC_LAYERS})
+    except Exception:  # noqa: BLE001 - a model without .layers: nothing to report
+        return []
 
 
 # ---------------------------------------------------------------------------
@@ -202,6 +231,7 @@ def probe_transfer_model(transfer_model: Any, cases: list[tuple[int, int, int]] 
                     for layer in layers_of(model, keras.layers.Dense) if _origin(layer.kernel, by_id, values) == "new"]
                 record["scores"] = _run("the model", model, x, training=False)
                 record["scores_training"] = _run("the model", model, x, training=True)
+                record["stochastic"] = _stochastic_layers(model)
             out.append(record)
     return {"cases": out}
 
@@ -268,9 +298,15 @@ def judge_transfer_model(data: dict[str, Any], cases: list[tuple[int, int, int]]
             hint = "they look like probabilities: output class scores, with no softmax"
         elif scenario == 2 and np.allclose(got_scores, linear, rtol=1e-4, atol=1e-4):
             hint = "the new hidden layer has no ReLU"
+        elif np.allclose(got_scores, _relu(expected), rtol=1e-4, atol=1e-4):
+            hint = "negative scores are cut to 0: the last Dense layer needs no activation"
         expect_array(f"{what}'s scores on fixed images", got_scores, expected, tol=1e-5, atol=1e-5, hint=hint)
         expect_raised_nothing(record["scores_training"])
-        expect_true(np.allclose(record["scores_training"], got_scores, rtol=1e-4, atol=1e-5),
+        training_same = np.allclose(record["scores_training"], got_scores, rtol=1e-4, atol=1e-5)
+        if not training_same and record.get("stochastic"):
+            fail(f"{what} has a {record['stochastic'][0]} layer, which changes the scores in training mode: the new "
+                 "head is Dense layers only.")
+        expect_true(training_same,
                     f"{what}: a training-mode call changes the scores, so batch norm would use batch statistics in "
                     "fit; keep the encoder frozen so it runs in inference mode.")
     return (f"transfer_model builds scenarios 1 and 2 on {len(cases)} cases: pretrained layers reused and frozen, "
@@ -297,6 +333,7 @@ def probe_feature_extractor(feature_extractor: Any, seed: int = SEED) -> dict[st
             record["input_shape"] = _input_shape(extractor)
             record["codes"] = _run("the feature extractor", extractor, x, training=False)
             record["codes_training"] = _run("the feature extractor", extractor, x, training=True)
+            record["stochastic"] = _stochastic_layers(extractor)
     return record
 
 
@@ -321,7 +358,12 @@ def judge_feature_extractor(data: dict[str, Any], seed: int = SEED) -> str:
     trainable = sum(entry["trainable"] for entry in data["weights"].values())
     expect_true(trainable == 0, f"{what} has {trainable:,} trainable parameters: set `trainable = False` on the "
                 "extractor, so it is a fixed feature extractor.")
-    expect_true(np.allclose(data["codes_training"], codes, rtol=1e-4, atol=1e-5),
+    expect_raised_nothing(data["codes_training"])
+    training_same = np.allclose(data["codes_training"], codes, rtol=1e-4, atol=1e-5)
+    if not training_same and data.get("stochastic"):
+        fail(f"{what} has a {data['stochastic'][0]} layer, which changes the codes in training mode: output "
+             "conv_base's codes, nothing added.")
+    expect_true(training_same,
                 f"{what}: a training-mode call changes the codes, so batch norm is not in inference mode.")
     return f"feature_extractor is frozen and returns conv_base's {expected.shape[1]}-number codes"
 
@@ -362,15 +404,17 @@ def knn_cases(seed: int = 7) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarr
 
 
 def reference_knn(train: np.ndarray, labels: np.ndarray, test: np.ndarray, k: int, order: int = 1, skip: int = 0,
-                  tie: str = "smallest", similarity: bool = False) -> np.ndarray:
+                  tie: str = "smallest", similarity: bool = False, manhattan: bool = False) -> np.ndarray:
     """Brute force: each test code's k nearest training codes by Euclidean distance, then the smallest top label.
 
     The other arguments describe common mistakes, for the judge's hints: ``order=-1`` takes the farthest codes,
-    ``skip=1`` drops the nearest, ``similarity`` ranks by dot product, ``tie`` is 'largest', 'nearest' or 'mean'.
+    ``skip=1`` drops the nearest, ``similarity`` ranks by dot product, ``manhattan`` by the sum of absolute
+    differences, ``tie`` is 'largest', 'nearest' or 'mean'.
     """
     train, result = np.asarray(train, np.float64), []
     for point in np.asarray(test, np.float64):
-        score = -(train @ point) if similarity else np.sqrt(((train - point) ** 2).sum(axis=1))
+        score = (-(train @ point) if similarity else np.abs(train - point).sum(axis=1) if manhattan else
+                 np.sqrt(((train - point) ** 2).sum(axis=1)))
         nearest = sorted(range(len(train)), key=lambda i: (order * score[i], i))[skip:skip + k]
         votes = [int(labels[i]) for i in nearest]
         if tie == "mean":
@@ -386,7 +430,10 @@ KNN_MISTAKES = [
     (dict(order=-1), "it took the k farthest training codes: sort distances in increasing order"),
     (dict(similarity=True), "it ranked by dot product: use the Euclidean distance"),
     (dict(skip=1), "it skipped the nearest training code: exclude nothing, a test code is not a training code"),
+    (dict(manhattan=True), "it ranked by the sum of absolute differences: use the Euclidean distance"),
     (dict(k=1), "it used only the nearest neighbour: take k of them"),
+    (dict(extra=1), "it took k+1 neighbours: an off-by-one, take the first k of the sorted distances"),
+    (dict(extra=-1), "it took k-1 neighbours: an off-by-one, take the first k of the sorted distances"),
     (dict(tie="nearest"), "on a tie the nearest neighbour's label won; the smallest tied label must win"),
     (dict(tie="largest"), "on a tie the largest label won; the smallest tied label must win"),
     (dict(tie="mean"), "it averaged the labels; take a majority vote"),
@@ -399,10 +446,11 @@ def _knn_hint(cases: list[tuple[Any, ...]], outputs: list[Any], failing: int) ->
     for change, hint in KNN_MISTAKES:
         count, matches_failing = 0, False
         for index, ((_, train, labels, test, k), got) in enumerate(zip(cases, outputs)):
-            if "k" in change and k == 1:
-                continue
             options = {**change}
-            guess = reference_knn(train, labels, test, options.pop("k", k), **options)
+            used = options.pop("k", k) + options.pop("extra", 0)
+            if ("k" in change and k == 1) or not 1 <= used <= len(train):
+                continue
+            guess = reference_knn(train, labels, test, used, **options)
             same = isinstance(got, np.ndarray) and got.shape == guess.shape and np.array_equal(got, guess)
             count += same
             matches_failing |= same and index == failing
@@ -412,14 +460,28 @@ def _knn_hint(cases: list[tuple[Any, ...]], outputs: list[Any], failing: int) ->
 
 
 def probe_knn_predict(knn_predict: Any, seed: int = 7) -> dict[str, Any]:
-    """Run the student's k-NN on every case (on copies)."""
-    return {"outputs": [observe(knn_predict, train.copy(), labels.copy(), test.copy(), k)
-                        for _, train, labels, test, k in knn_cases(seed)]}
+    """Run the student's k-NN on every case (on copies), twice, from two fixed global random states.
+
+    The global state is seeded so the verdict never depends on it, and restored afterwards; the second run shows
+    whether the labels depend on random numbers (a random tie-break).
+    """
+    runs = []
+    with preserved_random_state():
+        for state in (SEED, SEED + 1):
+            random.seed(state)
+            np.random.seed(state)
+            runs.append([observe(knn_predict, train.copy(), labels.copy(), test.copy(), k)
+                         for _, train, labels, test, k in knn_cases(seed)])
+    varies = any(isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and not
+                 (a.shape == b.shape and np.array_equal(a, b)) for a, b in zip(*runs))
+    return {"outputs": runs[0], "varies": varies}
 
 
 def judge_knn_predict(data: dict[str, Any], seed: int = 7) -> str:
     """Compare each case's labels with a brute-force vote."""
     cases = knn_cases(seed)
+    expect_true(not data.get("varies"), "knn_predict returned different labels for the same codes on two calls: it "
+                "uses random numbers (a random tie-break?); on a tie the smallest label wins, as np.argmax does.")
     for index, ((description, train, labels, test, k), got) in enumerate(zip(cases, data["outputs"])):
         expected = reference_knn(train, labels, test, k)
         hint = ""
@@ -571,6 +633,27 @@ def _recorded(name: str, value: Any, what: str) -> np.ndarray:
     return value
 
 
+def _expect_batch_losses(what: str, record: dict[str, Any]) -> None:
+    """Fail when a run that stopped early recorded losses that are not the batch losses Keras's running means imply.
+
+    A wrong batch loss (a difference of two running means, say) can look like divergence and stop the test early;
+    the sentence then names the losses, not the stopping rule.
+    """
+    means = np.asarray(record["means"], np.float64)
+    got = record["losses"]
+    if not isinstance(got, np.ndarray) or got.shape != means.shape or not len(means):
+        return
+    previous = np.concatenate([[0.0], means[:-1]])
+    index = np.arange(len(means))
+    batch = (index + 1) * means - index * previous
+    close = np.abs(got - batch) <= 1e-3 * np.maximum(1.0, np.abs(batch))
+    if not np.all(close):
+        i = int(np.argmin(close))
+        fail(f"{what} stopped after {len(means)} of {record.get('steps', len(means))} steps although diverge=1e9 here, "
+             f"because self.losses is not each batch's loss (step {i}: got {got[i]:.4g}, expected {batch[i]:.4g}): "
+             "recover it from two running means, (batch + 1) * mean - batch * previous_mean.")
+
+
 def judge_lr_range_test(data: dict[str, Any], schedule: tuple[float, float, int] = SCHEDULE,
                         loss_cases: list | None = None) -> str:
     """Rates geometric and used by the optimizer, model restored, each batch's loss recorded, stops as specified."""
@@ -579,6 +662,8 @@ def judge_lr_range_test(data: dict[str, Any], schedule: tuple[float, float, int]
     record = data["schedule"]
     expect_raised_nothing(record["raised"])
     ran = len(record["seen"])
+    if ran < steps:
+        _expect_batch_losses(what, {**record, "steps": steps})
     if ran != steps:
         hint = (f"it never stopped: set `self.model.stop_training = True` once {steps} steps have run" if
                 ran == SCHEDULE_BATCHES else "it stopped late: an off-by-one in the step count?" if ran > steps else
@@ -593,6 +678,11 @@ def judge_lr_range_test(data: dict[str, Any], schedule: tuple[float, float, int]
             hint = "they grow additively (linspace); the rate must grow geometrically, by the same factor each step"
         elif np.allclose(lrs, low * (high / low) ** (np.arange(steps) / steps), rtol=1e-4):
             hint = f"the last step must use max_lr: the exponent is i/(num_steps-1), i = 0..{steps - 1}"
+        elif np.allclose(lrs, low * (high / low) ** (np.arange(1, steps + 1) / steps), rtol=1e-4):
+            hint = f"the first step must use min_lr: the exponent is i/(num_steps-1), i = 0..{steps - 1}"
+        elif np.all(lrs == lrs[0]):
+            hint = ("every entry is the same: append this step's rate as a number, not the optimizer's variable, "
+                    "which keeps changing")
     expect_array(f"{what}: the rates recorded in self.lrs", lrs, expected, tol=1e-5, hint=hint)
     seen = record["seen"]
     hint = ""
@@ -627,6 +717,9 @@ def judge_lr_range_test(data: dict[str, Any], schedule: tuple[float, float, int]
             expect_array(f"{name}: the losses recorded in self.losses", got_losses[finite], want[finite], tol=1e-4,
                          hint=hint)
         else:
+            if got_losses.shape == (stop - 1,):
+                fail(f"{name}: self.losses holds {stop - 1} losses for {stop} steps: append the loss of the last "
+                     "step too, before stopping.")
             as_array(f"{name}: self.losses", got_losses, want.shape)
             fail(f"{name}: self.losses holds NaN or infinity where the batch losses are finite.")
     return (f"LRRangeTest: geometric rates from min_lr to max_lr reach the optimizer, each batch's loss is recorded, "
@@ -640,7 +733,8 @@ check_lr_range_test = check("transfer.lr_range_test", probe_lr_range_test, judge
 # Exercise C2: prepare_fine_tuning
 # ---------------------------------------------------------------------------
 
-FINE_TUNE_RATE, SENTINEL_RATE = 1e-3, 0.05
+# The rate differs from Adam's default (1e-3) and from round values, so a rate that is not passed on shows.
+FINE_TUNE_RATE, SENTINEL_RATE, ADAM_DEFAULT = 2e-4, 0.05, 1e-3
 
 
 def frozen_transfer_model(seed: int = SEED, scenario: int = 2, num_classes: int = 3, hidden: int = 4) -> Any:
@@ -672,7 +766,25 @@ def _loss_from_logits(model: Any) -> Any:
     return config.get("from_logits")
 
 
-def probe_prepare_fine_tuning(prepare_fine_tuning: Any, learning_rate: float = FINE_TUNE_RATE, scenario: int = 2,
+def _loss_reads_scores(model: Any) -> Any:
+    """Return whether the compiled loss is cross-entropy on class scores: True, False, or None when unknown.
+
+    Evaluates the loss on fixed scores (so a loss given as a function or a lambda is judged by what it computes);
+    falls back on the loss's configuration when it cannot be evaluated.
+    """
+    scores = np.array([[2.0, -1.0, 0.5], [-3.0, 1.0, 4.0], [0.3, 0.2, -2.0]], "float32")
+    labels = np.array([0, 2, 1])
+    import tensorflow as tf
+
+    expected = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, scores)))
+    try:
+        value = float(model.compute_loss(x=None, y=labels, y_pred=scores, training=False))
+    except Exception:  # noqa: BLE001 - an output that is not 3 classes wide, a loss that needs more: use the config
+        return _loss_from_logits(model)
+    return abs(value - expected) <= 1e-4 * max(1.0, expected)
+
+
+def probe_prepare_fine_tuning(prepare_fine_tuning: Any, learning_rate: float = FINE_TUNE_RATE, scenario: int = 1,
                               seed: int = SEED) -> dict[str, Any]:
     """Prepare a trained-head model (its head-only training step already traced), then train it two steps."""
     import keras
@@ -694,11 +806,14 @@ def probe_prepare_fine_tuning(prepare_fine_tuning: Any, learning_rate: float = F
         optimizer = getattr(model, "optimizer", None)
         record["optimizer"] = type(optimizer).__name__ if optimizer is not None else None
         record["rate"] = float(optimizer.learning_rate) if optimizer is not None else None
-        record["from_logits"] = _loss_from_logits(model)
+        record["from_logits"] = _loss_reads_scores(model) if optimizer is not None else None
         trainable = {id(v) for v in model.trainable_weights}
         kernels = [layer.kernel for layer in layers_of(model, (layers.Conv2D, layers.Dense))]
         norms = [v for layer in layers_of(model, layers.BatchNormalization) for v in layer.weights]
         record["kernels"] = [id(k) in trainable for k in kernels]
+        top = {id(layer) for layer in model.layers}
+        record["frozen_top"] = [layer.name for layer in layers_of(model, (layers.Conv2D, layers.Dense))
+                                if id(layer) in top and id(layer.kernel) not in trainable]
         record["norms_trainable"] = sum(int(np.prod(v.shape)) for v in norms if id(v) in trainable)
         record["inference_gap"] = float(np.max(np.abs(_run("the model", model, x, training=True)
                                                       - _run("the model", model, x, training=False))))
@@ -715,7 +830,7 @@ def probe_prepare_fine_tuning(prepare_fine_tuning: Any, learning_rate: float = F
     return record
 
 
-def judge_prepare_fine_tuning(data: dict[str, Any], learning_rate: float = FINE_TUNE_RATE, scenario: int = 2,
+def judge_prepare_fine_tuning(data: dict[str, Any], learning_rate: float = FINE_TUNE_RATE, scenario: int = 1,
                               seed: int = SEED) -> str:
     """Compiled again at the rate, every conv/dense kernel trainable, every batch-norm layer frozen."""
     what = f"prepare_fine_tuning(model, {learning_rate:g})"
@@ -729,13 +844,19 @@ def judge_prepare_fine_tuning(data: dict[str, Any], learning_rate: float = FINE_
     if abs(rate - SENTINEL_RATE) <= 1e-6 * SENTINEL_RATE:
         fail(f"{what} kept the optimizer the model was compiled with (rate {SENTINEL_RATE}): compile it again, "
              "which a change of `trainable` needs, with compile_classifier(model, learning_rate).")
+    default = (" (Adam's default rate: was the optimizer given as \"adam\" or built without a rate?)"
+               if abs(rate - ADAM_DEFAULT) <= 1e-6 * ADAM_DEFAULT else "")
     expect_true(abs(rate - learning_rate) <= 1e-5 * learning_rate, f"{what} compiled with a learning rate of "
-                f"{rate:.3g}, expected {learning_rate:g}: pass learning_rate on to compile_classifier.")
+                f"{rate:.3g}{default}, expected {learning_rate:g}: pass learning_rate on to compile_classifier.")
     expect_true(data["optimizer"] == "Adam", f"{what} compiled with {data['optimizer']}; use "
                 "compile_classifier(model, learning_rate), which uses Adam.")
     expect_true(data["from_logits"] is not False, f"{what} compiled a loss that expects probabilities, but the model "
                 "outputs class scores: use compile_classifier(model, learning_rate).")
     frozen = data["kernels"].count(False)
+    top = data.get("frozen_top") or []
+    if frozen and len(top) == frozen:
+        fail(f"{what} leaves the top-level layer{'s' if frozen > 1 else ''} {', '.join(top)} frozen: unfreeze every "
+             "layer of the model, not only conv_base's.")
     expect_true(not frozen, f"{what} leaves {frozen} of {len(data['kernels'])} convolution and dense kernels frozen "
                 "(`model.trainable = True` does not reach a nested model frozen on its own): set `trainable` on every "
                 "layer, walking nested models' `.layers`.")
