@@ -99,3 +99,25 @@ def test_a_check_runs_probe_and_judge_and_never_lets_a_traceback_through(capsys,
     monkeypatch.setenv("COURSE_FULL_TRACEBACKS", "1")
     with pytest.raises(ZeroDivisionError):
         double(lambda x: x / 0 if False else 1 / 0)
+
+
+def test_a_check_leaves_the_global_random_state_as_it_found_it() -> None:
+    import random
+
+    import keras
+    import tensorflow as tf
+
+    def draws() -> tuple:
+        return (random.random(), float(np.random.rand()), float(keras.random.uniform(()).numpy()),
+                float(tf.random.uniform(()).numpy()), float(keras.layers.Dense(1)(np.ones((1, 1))).numpy()[0, 0]))
+
+    def noisy_probe(func):
+        tf.random.set_seed(99)  # even a student's set_seed inside a check is undone
+        return {"out": fw.observe(func, np.arange(3.0)), "noise": draws()}
+
+    noisy = fw.check("framework_test.noisy", noisy_probe, lambda data: "fine")
+    keras.utils.set_random_seed(5)
+    expected = draws()
+    keras.utils.set_random_seed(5)
+    noisy(lambda x: x)
+    assert draws() == expected

@@ -14,9 +14,12 @@ miss, the sentence says so.
 from __future__ import annotations
 
 import os
+import random
+import sys
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -294,6 +297,52 @@ def expect_int(name: str, value: Any) -> int:
 # ---------------------------------------------------------------------------
 
 
+@contextmanager
+def preserved_random_state() -> Iterator[None]:
+    """Run a block, then restore the global random state of Python, NumPy, Keras and TensorFlow's eager ops.
+
+    A check builds models and draws inputs; without this, whether (and how often) a check ran would change the
+    initial weights and batches of every later training cell.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    keras_state = tf_state = None
+    if "keras" in sys.modules:
+        try:
+            from keras.src.backend.common import global_state
+
+            generator = global_state.get_global_attribute("global_seed_generator")
+            keras_state = (global_state, generator, np.array(generator.state.value) if generator is not None else None)
+        except Exception:  # noqa: BLE001 - another Keras layout: the other states are still kept
+            keras_state = None
+    if "tensorflow" in sys.modules:
+        try:
+            from tensorflow.python.eager import context
+
+            ctx = context.context()
+            tf_state = (ctx, ctx._seed, ctx._rng.getstate() if getattr(ctx, "_rng", None) else None)
+        except Exception:  # noqa: BLE001
+            tf_state = None
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        if keras_state is not None:
+            global_state, generator, values = keras_state
+            global_state.set_global_attribute("global_seed_generator", generator)
+            if generator is not None:
+                generator.state.assign(values)
+        if tf_state is not None:
+            ctx, seed, rng_state = tf_state
+            try:
+                if ctx._seed != seed:
+                    ctx._set_global_seed(seed)  # a student's tf.random.set_seed inside a check is undone too
+                if rng_state is not None and getattr(ctx, "_rng", None) is not None:
+                    ctx._rng.setstate(rng_state)
+            except Exception:  # noqa: BLE001
+                pass
+
+
 @dataclass(frozen=True)
 class Check:
     """An exercise check: ``probe(*student) -> plain data`` and ``judge(data) -> one-sentence pass message``."""
@@ -315,7 +364,15 @@ class Check:
         return True, "passed"
 
     def __call__(self, *student: Any, quiet: bool = False, **options: Any) -> None:
-        """Run the probe on the student's code, judge what it saw, print a tick or fail with one sentence."""
+        """Run the probe on the student's code, judge what it saw, print a tick or fail with one sentence.
+
+        The global random state is the same afterwards, so a check leaves no trace on later cells.
+        """
+        with preserved_random_state():
+            self._run(student, quiet, options)
+
+    def _run(self, student: tuple[Any, ...], quiet: bool, options: dict[str, Any]) -> None:
+        """Probe, judge and report (see ``__call__``)."""
         try:
             observed = self.probe(*student, **options)
         except CheckFailure:

@@ -13,14 +13,13 @@ a batch whose loss is known by construction) and a brute-force nearest-neighbour
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from utils.exercises.framework import (
     OBJECT, RAISED, as_array, call_raw, check, expect_array, expect_equal, expect_raised_nothing, expect_true, fail,
-    observe, raised_record,
+    observe, preserved_random_state, raised_record,
 )
 
 # The tiny pretrained classifier: non-square images, two conv blocks, and widths that all differ
@@ -37,27 +36,6 @@ TRANSFER_CASES = [(3, 1, 7), (4, 2, 8), (2, 2, 3)]
 # ---------------------------------------------------------------------------
 # Shared: a tiny deterministic "pretrained" model, and a probe that leaves no trace
 # ---------------------------------------------------------------------------
-
-
-@contextmanager
-def preserved_random_state() -> Iterator[None]:
-    """Run a block and restore Python's, NumPy's and Keras's global random state afterwards."""
-    try:
-        from keras.src.backend.common import global_state
-    except ImportError:  # another Keras layout: Python's and NumPy's state are still kept
-        global_state = None
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    generator = global_state.get_global_attribute("global_seed_generator") if global_state else None
-    generator_state = np.array(generator.state.value) if generator is not None else None
-    try:
-        yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-        if global_state:
-            global_state.set_global_attribute("global_seed_generator", generator)
-        if generator is not None:
-            generator.state.assign(generator_state)
 
 
 def tiny_pretrained(seed: int = SEED) -> Any:
