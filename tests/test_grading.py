@@ -170,7 +170,7 @@ def test_gradebook_csv_and_feedback_files(hostile) -> None:
         table = list(csv.DictReader(handle))
     assert [r["student"] for r in table] == sorted(HOSTILE_CLASS)
     assert list(table[0])[1:len(MAXIMA) + 1] == list(MAXIMA)
-    assert list(table[0])[-4:] == ["total", "max", "reasons", "review"]
+    assert list(table[0])[-5:] == ["total", "max", "reasons", "review", "name"]
     for record in table:
         assert float(record["total"]) == sum(float(record[g]) for g in MAXIMA) == EXPECTED[record["student"]]
         assert float(record["max"]) == FULL
@@ -276,8 +276,43 @@ def test_find_submissions_accepts_files_and_student_folders(tmp_path: Path) -> N
     nbformat.write(LAB, str(tmp_path / "cy" / ".ipynb_checkpoints" / SOLUTION_PATH.name))
     (tmp_path / "notes.txt").write_text("ignored")
     subs = grading.find_submissions(tmp_path, SOLUTION_PATH.name)
-    assert [(s.student, s.path and s.path.name, bool(s.problem)) for s in subs] == [
+    assert [(s.student, s.path and s.path.name, bool(s.problem)) for s in subs if not s.skipped] == [
         ("ann", "ann.ipynb", False), ("bob", SOLUTION_PATH.name, False), ("cy", None, True)]
+
+
+def test_every_possible_notebook_is_a_row_or_skipped_with_a_reason_and_ids_stay_unique(tmp_path: Path) -> None:
+    for name in ("王伟.ipynb", "李娜.ipynb", "Zoë Upper.IPYNB", ".dotfile_student.ipynb", "dup.ipynb", "a b.ipynb",
+                 "a_b.ipynb"):
+        nbformat.write(LAB, str(tmp_path / name))
+    (tmp_path / "dup").mkdir()
+    nbformat.write(LAB, str(tmp_path / "dup" / SOLUTION_PATH.name))
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    nbformat.write(LAB, str(tmp_path / ".ipynb_checkpoints" / "ann-checkpoint.ipynb"))
+    entries = grading.find_submissions(tmp_path, SOLUTION_PATH.name)
+    graded = {s.name: s.student for s in entries if not s.skipped}
+    assert sorted(graded) == sorted([".dotfile_student", "Zoë Upper", "a b", "a_b", "dup", "李娜", "王伟"])
+    assert len({sid.lower() for sid in graded.values()}) == len(graded)  # unique, even case-insensitively
+    assert graded["王伟"] == "王伟" and graded["李娜"] == "李娜" and graded["Zoë Upper"] == "Zoë_Upper"
+    assert {graded["a b"], graded["a_b"]} == {"a_b", "a_b-2"}
+    dup = [s for s in entries if s.name == "dup"]
+    assert {(s.path.name if s.path else "", bool(s.skipped)) for s in dup} == {
+        ("dup.ipynb", True), (SOLUTION_PATH.name, False)}
+    assert all("folder takes precedence" in s.skipped for s in dup if s.skipped)
+    assert any(s.skipped.startswith(".ipynb_checkpoints/ skipped") for s in entries)
+
+
+def test_feedback_bounds_a_flood_of_output(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("flood()")
+    cell.metadata[grading.META] = {"role": "answer", "grade_id": "a1"}
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="Exception ignored in: <function __del__>\n" * 50)
+                    for _ in range(5_000)]
+    cell.outputs += [nbformat.v4.new_output("display_data", data={"text/plain": "x" * 100_000}) for _ in range(50)]
+    nb.cells.append(cell)
+    grading.write_feedback(nb, grading.Row("student", {}, {}, [], [], 1.0), "lab", "smoke", tmp_path / "s.ipynb")
+    assert (tmp_path / "s.html").stat().st_size < 2_000_000
+    outputs = nbformat.read(str(tmp_path / "s.ipynb"), as_version=4).cells[1].outputs
+    assert len(outputs) <= grading.MAX_OUTPUTS + 1 and "characters cut" in outputs[0].text
 
 
 def test_graded_notebook_follows_the_solution_and_matches_answers_by_grade_id() -> None:

@@ -109,7 +109,8 @@ TOKEN = "__course_grader__ "
 META = "course_grader"  # cell metadata key of the graded notebook (stripped from feedback)
 TIMEOUT_ENAME = "CellTimeoutError"
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
-MAX_STREAM_CHARS = 20_000
+MAX_STREAM_CHARS = 20_000  # feedback keeps at most this many characters of each output
+MAX_OUTPUTS = 20  # and at most this many outputs per cell
 GRADER_ROLES = ("baseline", "record", "guard", "verify")
 
 # Static review of answers: module-like roots whose attributes an answer should not assign,
@@ -325,6 +326,8 @@ class Submission:
     student: str
     path: Path | None
     problem: str = ""
+    name: str = ""  # the name as submitted (file stem or folder name); ``student`` is its unique safe id
+    skipped: str = ""  # why this entry is not graded (a duplicate, Jupyter's checkpoints)
 
 
 @dataclass
@@ -337,6 +340,7 @@ class Row:
     reasons: list[str] = field(default_factory=list)
     review: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    name: str = ""  # the name as submitted, when it differs from the safe id in ``student``
 
     @property
     def total(self) -> float:
@@ -368,41 +372,66 @@ def resolve_lab(name: str) -> Path:
     return matches[0]
 
 
+def _is_notebook(path: Path) -> bool:
+    """Return True for a file that could be a notebook: any case of the .ipynb suffix."""
+    return path.suffix.lower() == ".ipynb"
+
+
+def _stem(path: Path) -> str:
+    """Return a file name without its .ipynb suffix, whatever its case."""
+    return path.name[: -len(path.suffix)] if path.suffix else path.name
+
+
 def find_submissions(folder: Path, notebook_name: str) -> list[Submission]:
-    """Return one submission per ``STUDENT.ipynb`` file or ``STUDENT/`` folder, sorted by student."""
+    """Return one submission per ``STUDENT.ipynb`` file or ``STUDENT/`` folder, plus the entries skipped and why.
+
+    Every file that could be a notebook (any case of ``.ipynb``, dot-files included) becomes a submission or is
+    skipped with a reason. A student with both ``STUDENT.ipynb`` and ``STUDENT/`` is graded once, from the folder.
+    Each submission gets a unique, file-name-safe id (``student``); the original name is kept (``name``).
+    """
     if not folder.is_dir():
         raise FileNotFoundError(f"Submissions folder {folder} does not exist.")
     found: list[Submission] = []
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_file() and entry.suffix == ".ipynb":
-            found.append(Submission(entry.stem, entry))
-        elif entry.is_dir():
-            notebooks = sorted(
-                p for p in entry.rglob("*.ipynb")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(entry).parts)
-            )
-            named = [p for p in notebooks if p.name == notebook_name]
+        if entry.is_dir():
+            if entry.name == ".ipynb_checkpoints":
+                found.append(Submission(entry.name, None, name=entry.name,
+                                        skipped=f"{entry.name}/ skipped: Jupyter's autosave copies, not a submission"))
+                continue
+            notebooks = sorted(p for p in entry.rglob("*") if p.is_file() and _is_notebook(p)
+                               and ".ipynb_checkpoints" not in p.relative_to(entry).parts)
+            named = [p for p in notebooks if p.name.lower() == notebook_name.lower()]
             chosen = named if named else notebooks
             if len(chosen) == 1:
-                found.append(Submission(entry.name, chosen[0]))
+                found.append(Submission(entry.name, chosen[0], name=entry.name))
             elif not chosen:
-                found.append(Submission(entry.name, None, f"no notebook found in {entry.name}/"))
+                found.append(Submission(entry.name, None, f"no notebook found in {entry.name}/", name=entry.name))
             else:
                 listed = ", ".join(str(p.relative_to(entry)) for p in chosen[:5])
-                found.append(Submission(entry.name, None, f"several candidate notebooks in {entry.name}/ ({listed})"))
-    seen: dict[str, int] = {}
-    for sub in found:  # a file and a folder for the same student: keep both, distinctly named
-        seen[sub.student] = seen.get(sub.student, 0) + 1
-        if seen[sub.student] > 1:
-            sub.student = f"{sub.student} ({seen[sub.student]})"
+                found.append(Submission(entry.name, None, f"several candidate notebooks in {entry.name}/ ({listed})",
+                                        name=entry.name))
+        elif entry.is_file() and _is_notebook(entry):
+            found.append(Submission(_stem(entry), entry, name=_stem(entry)))
+    folders = {s.name for s in found if s.path is None or s.path.parent != folder}
+    for sub in found:  # one student, two submissions: the folder (nbgrader's layout) is graded, the file skipped
+        if sub.path is not None and sub.path.parent == folder and sub.name in folders and not sub.skipped:
+            sub.skipped = (f"{sub.path.name} skipped: {sub.name}/ is graded for this student (a folder takes "
+                           "precedence over a notebook of the same name)")
+    used: set[str] = set()
+    for sub in found:
+        if sub.skipped:
+            continue
+        base = safe_name(sub.name)
+        sub.student, k = base, 2
+        while sub.student.lower() in used:  # ids differ even on a case-insensitive file system
+            sub.student, k = f"{base}-{k}", k + 1
+        used.add(sub.student.lower())
     return found
 
 
 def safe_name(student: str) -> str:
-    """Return a file-name-safe version of a student id."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", student).strip("._") or "student"
+    """Return a file-name-safe version of a student id (letters of any script, digits, '.', '_', '-')."""
+    return re.sub(r"[^\w.-]+", "_", student).strip("._") or "student"
 
 
 # ---------------------------------------------------------------------------
@@ -929,6 +958,45 @@ def _one_line_errors(cell: Any) -> None:
             output["traceback"] = [_error_line(output)]
 
 
+def _cut(text: str, limit: int = MAX_STREAM_CHARS) -> str:
+    """Keep the start and the end of a long text, with a note of how much was cut."""
+    if len(text) <= limit:
+        return text
+    return text[: limit // 2] + f"\n...({len(text) - limit // 2 - 2000:,} characters cut)...\n" + text[-2000:]
+
+
+def _truncate_outputs(cell: Any) -> None:
+    """Bound a cell's feedback: merged streams and each text field cut to MAX_STREAM_CHARS, at most MAX_OUTPUTS."""
+    import nbformat
+
+    streams: dict[str, list[str]] = {}
+    kept: list[Any] = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            name = output.get("name", "stdout")
+            if name not in streams:
+                streams[name] = []
+                kept.append(nbformat.v4.new_output("stream", name=name, text=""))
+            streams[name].append(_text(output.get("text")))
+        else:
+            kept.append(output)
+    for output in kept:
+        if output.get("output_type") == "stream":
+            output["text"] = _cut("".join(streams[output["name"]]))
+        if output.get("output_type") == "error" and sum(map(len, output.get("traceback", []))) > MAX_STREAM_CHARS:
+            output["traceback"] = [_cut("\n".join(output["traceback"]))]
+        for mime, value in dict(output.get("data", {})).items():
+            if isinstance(value, str) or isinstance(value, list):
+                text = _text(value)
+                if len(text) > MAX_STREAM_CHARS:
+                    output["data"][mime] = _cut(text) if mime.startswith("text/") else "(output too large)"
+    if len(kept) > MAX_OUTPUTS:
+        dropped = len(kept) - MAX_OUTPUTS
+        kept = kept[:MAX_OUTPUTS] + [nbformat.v4.new_output("stream", name="stdout",
+                                                            text=f"...({dropped} more outputs cut)...\n")]
+    cell["outputs"] = kept
+
+
 def _md(text: str) -> str:
     """Escape a reason for a markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")
@@ -958,10 +1026,7 @@ def write_feedback(nb: Any, row: Row, lab: str, profile: str, path: Path) -> Non
             continue
         cell = nbformat.from_dict(cell)
         cell.metadata.pop(META, None)
-        for output in cell.get("outputs", []):
-            text = _text(output.get("text")) if output.get("output_type") == "stream" else ""
-            if len(text) > MAX_STREAM_CHARS:
-                output["text"] = text[: MAX_STREAM_CHARS // 2] + "\n...(output truncated)...\n" + text[-2000:]
+        _truncate_outputs(cell)
         if info.get("role") == "graded":
             cell.source = _hide_hidden_tests(cell.source)
             _one_line_errors(cell)
@@ -991,10 +1056,10 @@ def write_gradebook(rows: list[Row], maxima: dict[str, float], path: Path) -> No
     """Write gradebook.csv atomically: student, one column per graded cell, total, max, reasons, review."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", *maxima, "total", "max", "reasons", "review"])
+    writer.writerow(["student", *maxima, "total", "max", "reasons", "review", "name"])
     for row in sorted(rows, key=lambda r: r.student):
         writer.writerow([row.student, *(_number(row.points.get(g, 0.0)) for g in maxima), _number(row.total),
-                         _number(row.maximum), "; ".join(row.reasons), "; ".join(row.review)])
+                         _number(row.maximum), "; ".join(row.reasons), "; ".join(row.review), row.name or row.student])
     _write_text(path, buffer.getvalue())
 
 
@@ -1223,21 +1288,20 @@ def grade(lab: str, submissions: Path, out_dir: Path | None = None, jobs: int = 
         raise ValueError(f"Unknown profile '{profile}'; choose one of {', '.join(DEFAULT_TIMEOUTS)}.")
     solution_path = resolve_lab(lab)
     solution = nbformat.read(str(solution_path), as_version=4)
-    subs = find_submissions(Path(submissions), solution_path.name)
+    entries = find_submissions(Path(submissions), solution_path.name)
+    skipped = [e.skipped for e in entries if e.skipped]
+    subs = [e for e in entries if not e.skipped]
     if not subs:
         raise FileNotFoundError(f"No submissions in {submissions}: expected STUDENT.ipynb files or STUDENT/ folders.")
     out_dir = Path(out_dir or Path("build") / "grades" / solution_path.stem).resolve()
     ctx = _Context(solution_path.stem, solution_path, lab_reference(solution), graded_cells(solution), profile,
                    float(cell_timeout or DEFAULT_TIMEOUTS[profile][0]), float(timeout or DEFAULT_TIMEOUTS[profile][1]),
                    out_dir, _data_dir())
-    names: dict[str, Path] = {}
-    for sub in subs:
-        stem = safe_name(sub.student)
-        while stem in names:
-            stem += "_"
-        names[sub.student] = out_dir / "feedback" / f"{stem}.ipynb"
+    names = {sub.student: out_dir / "feedback" / f"{sub.student}.ipynb" for sub in subs}  # ids are unique and safe
     print(f"Grading {len(subs)} submission(s) of {ctx.lab} in the {profile} profile with {jobs} job(s) "
           f"(cell timeout {ctx.cell_timeout:g} s, {ctx.timeout:g} s per submission); output in {out_dir}/")
+    for reason in skipped:
+        print(f"Skipped: {reason}")
     from tqdm.auto import tqdm
 
     rows: dict[str, Row] = {}
@@ -1262,10 +1326,14 @@ def grade(lab: str, submissions: Path, out_dir: Path | None = None, jobs: int = 
         for sub in subs:
             rows.setdefault(sub.student, make_row(sub.student, ctx.maxima,
                                                   {"notes": ["not graded: the grading run was interrupted"]}))
+        given_names = {sub.student: sub.name for sub in subs}
+        for row in rows.values():
+            row.name = given_names.get(row.student, row.student)
         ordered = sorted(rows.values(), key=lambda r: r.student)
         write_gradebook(ordered, ctx.maxima, out_dir / "gradebook.csv")
         summary = {"lab": ctx.lab, "profile": profile, "cell_timeout": ctx.cell_timeout, "timeout": ctx.timeout,
-                   "jobs": jobs, "rows": [dict(asdict(r), total=r.total, max=r.maximum) for r in ordered]}
+                   "jobs": jobs, "skipped": skipped,
+                   "rows": [dict(asdict(r), total=r.total, max=r.maximum) for r in ordered]}
         _write_json(out_dir / "results.json", summary)
     print(format_table(ordered, profile))
     print(f"Gradebook: {out_dir / 'gradebook.csv'}; feedback: {out_dir / 'feedback'}/")
