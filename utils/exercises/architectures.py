@@ -196,7 +196,7 @@ def ref_dense(x: Any, units: int) -> Any:
     return x @ _w("kernel", (int(x.shape[-1]), units)) + _w("bias", (units,))
 
 
-def relu(x: Any) -> Any:
+def tf_relu(x: Any) -> Any:
     """max(x, 0) on tensors."""
     import tensorflow as tf
 
@@ -510,7 +510,7 @@ def ref_vgg_block(x: Any, filters: int, convs: int, relu_last: bool = True, pool
     import tensorflow as tf
 
     for _ in range(convs):
-        x = relu(ref_conv(x, filters, 3, bias=True))
+        x = tf_relu(ref_conv(x, filters, 3, bias=True))
     return tf.nn.max_pool2d(x, 2, 2, "VALID") if pool else x
 
 
@@ -605,7 +605,7 @@ def judge_vgg_network(data: dict[str, Any], cases: list | None = None) -> str:
             x = ref_vgg_block(x, f, n)
         x = tf.reshape(x, (x.shape[0], -1))
         for units in dense:
-            x = relu(ref_dense(x, units))
+            x = tf_relu(ref_dense(x, units))
         _judge_output(f"{what} output", got["output"], ref_dense(x, classes), {})
     return ("vgg_network: VGG16 has the recipe's 21 layers, 138,357,544 parameters and 15.2M activation values; "
             "smaller configurations compute the right outputs")
@@ -669,16 +669,16 @@ def judge_basic_block(data: dict[str, Any], cases: list | None = None) -> str:
         _check_momentum(what, got["model"])
         eps = _epsilon(got["model"])
         x = tf.constant(inputs_for(20 + index, shape).astype(np.float64))
-        f = ref_bn(ref_conv(relu(ref_bn(ref_conv(x, filters, 3, stride), eps)), filters, 3), eps)
+        f = ref_bn(ref_conv(tf_relu(ref_bn(ref_conv(x, filters, 3, stride), eps)), filters, 3), eps)
         if not residual:
-            _judge_output(f"{what} output", got["output"], relu(f),
+            _judge_output(f"{what} output", got["output"], tf_relu(f),
                           {"ReLU missing at the end of the block": f})
             continue
         s = _projection(x, filters, stride, eps) if project else x
         before = "a ReLU before the add: add F(x) and the shortcut first, then apply one ReLU"
-        mistakes = {before: relu(f) + s, "ReLU missing after the add": f + s, before + " ": relu(relu(f) + s),
-                    "no shortcut: with residual=True add F(x) and the shortcut": relu(f)}
-        _judge_output(f"{what} output", got["output"], relu(f + s), mistakes)
+        mistakes = {before: tf_relu(f) + s, "ReLU missing after the add": f + s, before + " ": tf_relu(tf_relu(f) + s),
+                    "no shortcut: with residual=True add F(x) and the shortcut": tf_relu(f)}
+        _judge_output(f"{what} output", got["output"], tf_relu(f + s), mistakes)
     return ("basic_block: ReLU(F(x) + shortcut) with an identity shortcut, or a 1x1 projection with batch norm when "
             "the stride or width changes, and ReLU(F(x)) when residual=False: shapes, parameters and outputs agree")
 
@@ -728,18 +728,18 @@ def judge_bottleneck_block(data: dict[str, Any], cases: list | None = None) -> s
         x = tf.constant(inputs_for(30 + index, shape, batch=2).astype(np.float64))
 
         def body_of(first_stride: int, middle_stride: int) -> Any:
-            y = relu(ref_bn(ref_conv(x, filters, 1, first_stride), eps))
-            y = relu(ref_bn(ref_conv(y, filters, 3, middle_stride), eps))
+            y = tf_relu(ref_bn(ref_conv(x, filters, 1, first_stride), eps))
+            y = tf_relu(ref_bn(ref_conv(y, filters, 3, middle_stride), eps))
             return ref_bn(ref_conv(y, out, 1), eps)
 
         f = body_of(stride, 1)
         s = _projection(x, out, stride, eps) if project else x
         before = "a ReLU before the add: add F(x) and the shortcut first, then apply one ReLU"
-        mistakes = {before: relu(f) + s, before + " ": relu(relu(f) + s),
+        mistakes = {before: tf_relu(f) + s, before + " ": tf_relu(tf_relu(f) + s),
                     "ReLU missing after the add": f + s}
         if stride > 1:
-            mistakes["the stride belongs in the first 1x1 convolution, not the 3x3"] = relu(body_of(1, stride) + s)
-        _judge_output(f"{what} output", got["output"], relu(f + s), mistakes)
+            mistakes["the stride belongs in the first 1x1 convolution, not the 3x3"] = tf_relu(body_of(1, stride) + s)
+        _judge_output(f"{what} output", got["output"], tf_relu(f + s), mistakes)
     return ("bottleneck_block: 1x1 (with the stride) - 3x3 - 1x1 to 4 * filters, identity or projection shortcut, "
             "ReLU after the add: shapes, parameters, multiply-adds and outputs agree")
 
@@ -792,14 +792,14 @@ def ref_resnet(x: Any, n: int, classes: int, widths: tuple, residual: bool, eps:
     """The CIFAR ResNet's forward pass in TensorFlow ops (inference mode), from the filled weights."""
     import tensorflow as tf
 
-    x = relu(ref_bn(ref_conv(x, widths[0], 3), eps))
+    x = tf_relu(ref_bn(ref_conv(x, widths[0], 3), eps))
     for stage, f in enumerate(widths):
         for position in range(n):
             stride = 2 if stage > 0 and position == 0 else 1
-            y = ref_bn(ref_conv(relu(ref_bn(ref_conv(x, f, 3, stride), eps)), f, 3), eps)
+            y = ref_bn(ref_conv(tf_relu(ref_bn(ref_conv(x, f, 3, stride), eps)), f, 3), eps)
             if residual is True:
                 y = y + (_projection(x, f, stride, eps) if stride != 1 or int(x.shape[-1]) != f else x)
-            x = relu(y)
+            x = tf_relu(y)
     return ref_dense(tf.reduce_mean(x, axis=(1, 2)), classes)
 
 
@@ -913,10 +913,10 @@ def judge_inception_module(data: dict[str, Any], cases: list | None = None) -> s
         if not run:
             continue
         x = tf.constant(inputs_for(50 + index, shape).astype(np.float64))
-        branches = [relu(ref_conv(x, f1, 1, bias=True)),
-                    relu(ref_conv(relu(ref_conv(x, r3, 1, bias=True)), f3, 3, bias=True)),
-                    relu(ref_conv(relu(ref_conv(x, r5, 1, bias=True)), f5, 5, bias=True)),
-                    relu(ref_conv(tf.nn.max_pool2d(x, 3, 1, "SAME"), pp, 1, bias=True))]
+        branches = [tf_relu(ref_conv(x, f1, 1, bias=True)),
+                    tf_relu(ref_conv(tf_relu(ref_conv(x, r3, 1, bias=True)), f3, 3, bias=True)),
+                    tf_relu(ref_conv(tf_relu(ref_conv(x, r5, 1, bias=True)), f5, 5, bias=True)),
+                    tf_relu(ref_conv(tf.nn.max_pool2d(x, 3, 1, "SAME"), pp, 1, bias=True))]
         mistakes = {}
         for order in itertools.permutations(range(4)):
             if order != (0, 1, 2, 3):
@@ -992,10 +992,10 @@ def judge_separable_block(data: dict[str, Any], cases: list | None = None) -> st
         x = tf.constant(SEPARABLE_SCALE * inputs_for(60 + index, shape).astype(np.float64))
         d = ref_bn(ref_depthwise(x, 3, stride), eps)
         relu6 = lambda t: tf.clip_by_value(t, 0.0, 6.0)  # noqa: E731
-        mistakes = {"ReLU missing after the first batch norm": relu(ref_bn(ref_conv(d, filters, 1), eps)),
-                    "ReLU missing at the end": ref_bn(ref_conv(relu(d), filters, 1), eps),
+        mistakes = {"ReLU missing after the first batch norm": tf_relu(ref_bn(ref_conv(d, filters, 1), eps)),
+                    "ReLU missing at the end": ref_bn(ref_conv(tf_relu(d), filters, 1), eps),
                     "ReLU6 clips at 6: the block uses plain ReLU": relu6(ref_bn(ref_conv(relu6(d), filters, 1), eps))}
-        _judge_output(f"{what} output", got["output"], relu(ref_bn(ref_conv(relu(d), filters, 1), eps)), mistakes)
+        _judge_output(f"{what} output", got["output"], tf_relu(ref_bn(ref_conv(tf_relu(d), filters, 1), eps)), mistakes)
     return ("separable_block: depthwise 3x3 (with the stride) - BN - ReLU - pointwise 1x1 - BN - ReLU, no biases; "
             "it costs 1/N + 1/9 of a standard 3x3 convolution")
 
