@@ -896,7 +896,7 @@ def judge_sgd_train(data: dict[str, Any], seed: int = 0) -> str:
                 moved = as_array(f"{k} after {name}", got[k], params0[k].shape).astype(float) - params0[k]
                 predicted = -lr * steps * grads0[k]
                 error = float(np.linalg.norm(moved - predicted) / np.linalg.norm(predicted))
-                if error > 0.02:
+                if error > 0.05:  # second-order terms reach 3% on some draws
                     ratio = float(np.dot(moved.ravel(), predicted.ravel()) / np.sum(predicted ** 2))
                     why = ("the parameters moved *up* the gradient: subtract learning_rate * gradient" if ratio < -0.5
                            else f"{k} did not move: update every parameter, biases included" if abs(ratio) < 0.01
@@ -940,8 +940,9 @@ def _judge_partial_batch(result: Any, params0: dict[str, np.ndarray], X: np.ndar
     for _ in range(epochs * (n // batch)):
         grads = _tf_loss_grads(dropped, Xs, ys)[1]
         dropped = {k: dropped[k] - lr * grads[k] for k in MLP_KEYS}
-    if all(isinstance(got[k], np.ndarray) and got[k].shape == dropped[k].shape
-           and np.allclose(got[k], dropped[k], rtol=1e-5, atol=1e-8) for k in MLP_KEYS):
+    distinct = not all(np.allclose(p[k], dropped[k], rtol=1e-5, atol=1e-8) for k in MLP_KEYS)  # some draws converge
+    if distinct and all(isinstance(got[k], np.ndarray) and got[k].shape == dropped[k].shape  # in one step
+                        and np.allclose(got[k], dropped[k], rtol=1e-5, atol=1e-8) for k in MLP_KEYS):
         fail(f"{name} took {n // batch} steps per epoch instead of {steps}: with N={n} and batch_size={batch} the last "
              f"batch holds only {n % batch} examples, but it must still be used (loop over range(0, len(X), "
              "batch_size)).")

@@ -343,6 +343,21 @@ def preserved_random_state() -> Iterator[None]:
                 pass
 
 
+PROBE_ERROR = "__probe_error__"  # key of the plain-data record of a probe that could not run
+
+_recorder: Callable[[dict[str, Any]], None] | None = None
+
+
+def set_recorder(recorder: Callable[[dict[str, Any]], None] | None) -> None:
+    """Make checks only probe, handing what they observed to ``recorder`` (None: probe and judge again).
+
+    The grader's kernel-side code sets this: the observations leave the student's kernel as plain data, and the
+    judges run in the grader's own process, on inputs the grader drew for this run (see ``utils.grading``).
+    """
+    global _recorder
+    _recorder = recorder
+
+
 @dataclass(frozen=True)
 class Check:
     """An exercise check: ``probe(*student) -> plain data`` and ``judge(data) -> one-sentence pass message``."""
@@ -366,32 +381,43 @@ class Check:
     def __call__(self, *student: Any, quiet: bool = False, **options: Any) -> None:
         """Run the probe on the student's code, judge what it saw, print a tick or fail with one sentence.
 
-        The global random state is the same afterwards, so a check leaves no trace on later cells.
+        The global random state is the same afterwards, so a check leaves no trace on later cells. While a
+        recorder is set (grading), only the probe runs and its observations go to the recorder.
         """
         with preserved_random_state():
-            self._run(student, quiet, options)
+            observed = self.observe(student, options)
+            if _recorder is not None:
+                _recorder({"kind": "exercise", "check": self.name, "observed": observed})
+                return
+            message = self.decide(observed, options)
+        if not quiet:
+            print(f"{TICK} {message}")
 
-    def _run(self, student: tuple[Any, ...], quiet: bool, options: dict[str, Any]) -> None:
-        """Probe, judge and report (see ``__call__``)."""
+    def observe(self, student: tuple[Any, ...], options: dict[str, Any]) -> Any:
+        """Run the probe; return its plain data, or the record of why it could not run."""
         try:
-            observed = self.probe(*student, **options)
-        except CheckFailure:
-            raise
+            return self.probe(*student, **options)
+        except CheckFailure as failure:  # a probe may fail early with its own sentence
+            return {PROBE_ERROR: str(failure), "class": type(failure).__name__}
         except Exception as exc:  # noqa: BLE001 - a probe tripped over a strange answer: still one sentence
             if _full_tracebacks():
                 raise
-            raise CheckFailure(f"The check could not run your code on its inputs ({type(exc).__name__}: "
-                               f"{_one_line(exc, 150)}); run the exercise cell again and make sure it returns "
-                               "what the docstring asks for.") from None
+            return {PROBE_ERROR: (f"The check could not run your code on its inputs ({type(exc).__name__}: "
+                                  f"{_one_line(exc, 150)}); run the exercise cell again and make sure it returns "
+                                  "what the docstring asks for."), "class": "CheckFailure"}
+
+    def decide(self, observed: Any, options: dict[str, Any]) -> str:
+        """Judge plain data (from :meth:`observe`, perhaps in another process); return the pass sentence or fail."""
+        if isinstance(observed, dict) and PROBE_ERROR in observed:
+            failure = NotImplementedYet if observed.get("class") == "NotImplementedYet" else CheckFailure
+            raise failure(str(observed[PROBE_ERROR]))
         try:
-            message = self.judge(observed, **options) if options else self.judge(observed)
+            return self.judge(observed, **options) if options else self.judge(observed)
         except CheckFailure:
             raise
         except Exception as exc:  # noqa: BLE001
             raise CheckFailure(f"The check could not make sense of what your code returned ({type(exc).__name__}: "
                                f"{_one_line(exc, 150)}); compare it with the docstring.") from None
-        if not quiet:
-            print(f"{TICK} {message}")
 
     def __repr__(self) -> str:
         return f"<exercise check {self.name}>"
