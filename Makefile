@@ -9,10 +9,11 @@ JOBS ?= 2
 # Tests default to the fast smoke profile; `make run` defaults to the machine's own profile.
 TEST_PROFILE := $(or $(PROFILE),$(COURSE_PROFILE),smoke)
 
-.PHONY: setup setup-gpu test run labs check-labs clean-notebooks data-status grade bench kernel clean help
+.PHONY: setup sandbox setup-gpu test run labs check-labs clean-notebooks data-status grade bench kernel clean help
 
 help:
-	@echo "make setup            create $(VENV), install the course and its dependencies, register the kernel"
+	@echo "make setup            create $(VENV), install the course and its dependencies, register the kernel,"
+	@echo "                     and bubblewrap for the grading sandbox (apt-get, as root)"
 	@echo "make test             unit tests + every solution/companion notebook (PROFILE=smoke by default)"
 	@echo "make run              execute notebooks headless into build/ (PROFILE=..., NOTEBOOKS='01 02')"
 	@echo "make labs             regenerate labs/ from solutions/"
@@ -21,7 +22,18 @@ help:
 	@echo "make grade LAB=01 SUBMISSIONS=dir   grade a class into build/grades/ (JOBS=2 in parallel)"
 	@echo "make bench            training throughput of each lab's model versus the matmul peak"
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed sandbox
+
+# `make grade` runs each submission in a bubblewrap sandbox (the Debian package bubblewrap). As root, setup installs
+# it with apt-get; anyone else is told the one command to run.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing bubblewrap (the grading sandbox) with apt-get..."; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  else \
+	    echo "Note: 'make grade' needs bubblewrap: sudo apt-get install bubblewrap (Fedora: dnf, Arch: pacman -S)."; \
+	  fi; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON3) -m venv $(VENV)

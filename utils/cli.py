@@ -102,7 +102,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from utils import grading
 
     grading.grade(args.lab, Path(args.submissions), out_dir=Path(args.out) if args.out else None, jobs=args.jobs,
-                  timeout=args.timeout, cell_timeout=args.cell_timeout, profile=args.profile)
+                  timeout=args.timeout, cell_timeout=args.cell_timeout, profile=args.profile,
+                  no_sandbox=args.no_sandbox)
     return 0
 
 
@@ -160,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=float, help="seconds per cell (default by profile: smoke 120)")
     p.add_argument("--profile", choices=["smoke", "cpu", "gpu"], default="smoke",
                    help="profile the submissions run in (default: smoke)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="grade without the bubblewrap sandbox (unsafe for untrusted submissions; every row says so)")
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("bench", help="training throughput of each lab's model versus the matmul peak")
