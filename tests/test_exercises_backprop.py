@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from mutation import correct, verify, wrong
@@ -1225,8 +1227,92 @@ CASES += [
 ]
 
 
+# ---------------------------------------------------------------------------
+# Learning targets: the checks compute the test accuracy themselves from the trained weights
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _trained() -> dict[str, np.ndarray]:
+    """An MLP trained in a second: random ReLU features and a least-squares output layer (about 0.9 on MNIST)."""
+    from utils import data
+
+    (images, labels), _ = data.load_mnist()
+    x = images[:8000].reshape(8000, -1).astype(np.float64) / 255.0
+    rng = np.random.default_rng(0)
+    w1, b1 = rng.normal(0, np.sqrt(2 / 784), (784, 400)), np.zeros(400)
+    h = np.maximum(0, x @ w1 + b1)
+    w2 = np.linalg.lstsq(np.c_[h, np.ones(len(h))], np.eye(10)[labels[:8000]], rcond=None)[0]
+    return {"W1": w1, "b1": b1, "W2": w2[:-1], "b2": w2[-1]}
+
+
+class _Lazy(dict):
+    """A params dict filled on first use, so that collecting the tests needs no dataset."""
+
+    def __init__(self, make) -> None:
+        super().__init__()
+        self._make = make
+
+    def _fill(self) -> None:
+        if not dict.__len__(self):
+            self.update(self._make())
+
+    def items(self):
+        self._fill()
+        return super().items()
+
+    def __getitem__(self, key):
+        self._fill()
+        return super().__getitem__(key)
+
+
+class _Model:
+    """A stand-in for a trained Keras MLP: what the check uses of it is get_weights()."""
+
+    def __init__(self, make) -> None:
+        self._make = make
+
+    def get_weights(self):
+        return self._make()
+
+
+def _untrained() -> dict[str, np.ndarray]:
+    return {**_trained(), "W2": np.zeros((400, 10)), "b2": np.zeros(10)}
+
+
+TRAINED = _Lazy(_trained)
+KERAS_TRAINED = _Model(lambda: [_trained()[k].astype(np.float32) for k in ex.MLP_KEYS])
+TARGET = {"minimum": 0.85}
+CASES += [
+    correct(LAB, C.check_mlp_accuracy, "trained MLP (float64)", TRAINED, **TARGET),
+    correct(LAB, C.check_mlp_accuracy, "trained MLP (float32)", _Lazy(lambda: {k: v.astype(np.float32)
+                                                                             for k, v in _trained().items()}),
+            **TARGET),
+    wrong(LAB, C.check_mlp_accuracy, "untrained MLP", _Lazy(_untrained), expect="below the target", **TARGET),
+    wrong(LAB, C.check_mlp_accuracy, "params without b2", _Lazy(lambda: {k: v for k, v in _trained().items()
+                                                                         if k != "b2"}), expect="b2", **TARGET),
+    wrong(LAB, C.check_mlp_accuracy, "W1 transposed", _Lazy(lambda: {**_trained(), "W1": _trained()["W1"].T}),
+          expect="W1", **TARGET),
+    wrong(LAB, C.check_mlp_accuracy, "diverged MLP", _Lazy(lambda: {**_trained(), "W2": np.full((400, 10), np.nan)}),
+          expect="NaN", **TARGET),
+    wrong(LAB, C.check_mlp_accuracy, "(params, history) instead of params", (TRAINED, {"loss": [1.0]}),
+          expect="dict", **TARGET),
+    correct(LAB, C.check_keras_mlp_accuracy, "trained Keras MLP", KERAS_TRAINED, TRAINED, **TARGET),
+    wrong(LAB, C.check_keras_mlp_accuracy, "untrained Keras MLP", _Model(lambda: list(_untrained().values())),
+          TRAINED, expect="below the target", **TARGET),
+    wrong(LAB, C.check_keras_mlp_accuracy, "NumPy MLP far from Keras", KERAS_TRAINED,
+          _Lazy(lambda: {**_trained(), "b2": np.array([3.0] + [0.0] * 9)}), expect="differ by", **TARGET),
+    wrong(LAB, C.check_keras_mlp_accuracy, "a deeper Keras model", _Model(lambda: list(_trained().values()) * 2),
+          TRAINED, expect="8 weight arrays", **TARGET),
+    wrong(LAB, C.check_keras_mlp_accuracy, "get_weights raises", _Model(lambda: 1 / 0), TRAINED,
+          expect="ZeroDivisionError", **TARGET),
+]
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_check(case, record_property) -> None:
+def test_check(case, record_property, request, monkeypatch) -> None:
+    if case.check in (C.check_mlp_accuracy, C.check_keras_mlp_accuracy):  # these read the MNIST test set
+        monkeypatch.setenv("COURSE_DATA_DIR", str(request.getfixturevalue("shared_datasets")))
     verify(case, record_property)
 
 

@@ -498,3 +498,36 @@ def test_repository_is_never_readable(tmp_path: Path) -> None:
     for path in (ROOT, ROOT.parent):
         with pytest.raises(ValueError, match="repository"):
             sandbox.kernel_manager(tmp_path / "s", [path], LIMITS, {})
+
+
+def test_the_sandbox_shares_one_cgroup_and_cpu_quota(tmp_path: Path) -> None:
+    """As root, every process of a sandbox sits in its own cgroup: one CPU quota, process count and memory limit."""
+    if os.geteuid() != 0:
+        pytest.skip("cgroups are made by a root grader only")
+    limits = sandbox.Limits(memory_bytes=LIMITS.memory_bytes, processes=LIMITS.processes, cpus=0.5)
+    k = Kernel(tmp_path / "scratch", limits=limits).start()
+    try:
+        cgroup = k.km.sandbox_cgroup
+        assert cgroup is not None and cgroup.paths, "no cgroup could be made here"
+        # Four busy processes for two seconds get about one second of CPU in all (a quota of half a core).
+        info = k.json("""
+            import json, os, time
+            start = time.time()
+            children = []
+            for _ in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    while time.time() - start < 2.0:
+                        pass
+                    os._exit(0)
+                children.append(pid)
+            used = 0.0
+            for pid in children:
+                _, status, usage = os.wait4(pid, 0)
+                used += usage.ru_utime + usage.ru_stime
+            print(json.dumps({"cpu": used, "wall": time.time() - start}))
+        """, timeout=60)
+        assert info["cpu"] <= 0.5 * info["wall"] * 1.5 + 0.3, info
+    finally:
+        k.stop()
+    assert all(not path.exists() for path in cgroup.paths)  # removed with the sandbox

@@ -1087,3 +1087,93 @@ def judge_build_keras_mlp(data: dict[str, Any], seed: int = 0,
 
 check_build_keras_mlp = check("backprop.build_keras_mlp", probe_build_keras_mlp, judge_build_keras_mlp)
 
+
+
+# ---------------------------------------------------------------------------
+# Learning targets, measured by the check itself from the trained weights
+# ---------------------------------------------------------------------------
+# The accuracy a notebook computes with the student's own functions is only as honest as those functions; these
+# checks take the trained *weights* as plain arrays and compute the test accuracy themselves (tf.nn ops on the
+# MNIST test set they load), so what they judge cannot be faked by a function or an object that lies.
+
+MNIST_DIM, MNIST_CLASSES = 784, 10
+
+
+def _mnist_test() -> tuple[np.ndarray, np.ndarray]:
+    """Return the 10,000 MNIST test digits as the lab prepares them (flat float32 in [0, 1]) and their labels."""
+    from utils import data
+
+    _, (images, labels) = data.load_mnist()
+    return images.reshape(len(images), -1).astype(np.float32) / 255.0, np.asarray(labels)
+
+
+def _mlp_test_accuracy(name: str, weights: list[Any]) -> float:
+    """Return the test accuracy of relu(x W1 + b1) W2 + b2 with the given four arrays, or fail with one sentence."""
+    import tensorflow as tf
+
+    if len(weights) != 4:
+        fail(f"{name} has {len(weights)} weight arrays; the MLP has four (W1, b1, W2, b2).")
+    w1 = as_array(f"W1 of {name}", weights[0])
+    hidden = w1.shape[1] if w1.ndim == 2 else -1
+    shapes = ((MNIST_DIM, hidden), (hidden,), (hidden, MNIST_CLASSES), (MNIST_CLASSES,))
+    w1, b1, w2, b2 = (as_array(f"{key} of {name}", value, shape).astype(np.float32)
+                      for key, value, shape in zip(MLP_KEYS, weights, shapes))
+    if not all(np.all(np.isfinite(w)) for w in (w1, b1, w2, b2)):
+        fail(f"the weights of {name} contain NaN or infinity: training diverged; try a smaller learning rate.")
+    x, y = _mnist_test()
+    scores = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2
+    return float(np.mean(np.argmax(scores.numpy(), axis=1) == y))
+
+
+def probe_mlp_accuracy(params: Any, **_: Any) -> dict[str, Any]:
+    """Take the trained NumPy MLP's parameters as plain arrays."""
+    return {"params": plain(params)}
+
+
+def judge_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0) -> str:
+    """Compute the NumPy MLP's test accuracy from its weights and hold it to the profile's target."""
+    from utils.checks import record_metric
+
+    params = _expect_dict("the trained params", data["params"], MLP_KEYS)
+    accuracy = _mlp_test_accuracy("the trained NumPy MLP", [params[k] for k in MLP_KEYS])
+    record_metric("NumPy MLP test accuracy", accuracy)
+    expect_true(accuracy >= minimum, f"NumPy MLP test accuracy is {accuracy:.4f}, below the target of {minimum:.4f} "
+                                     "for this profile.")
+    return (f"NumPy MLP test accuracy: {accuracy:.4f} (target \u2265 {minimum:.4f}), computed by the check from "
+            "your trained weights on the 10,000 test digits")
+
+
+check_mlp_accuracy = check("backprop.mlp_accuracy", probe_mlp_accuracy, judge_mlp_accuracy)
+
+
+def probe_keras_mlp_accuracy(model: Any, params: Any, **_: Any) -> dict[str, Any]:
+    """Take the trained Keras MLP's weights (and the NumPy MLP's parameters) as plain arrays."""
+    weights, problem = call_raw(lambda: [np.asarray(w) for w in model.get_weights()])
+    if problem is not None:
+        problem["function"] = problem["innermost"] = "keras_model.get_weights"
+    return {"weights": problem if problem is not None else plain(weights), "params": plain(params)}
+
+
+def judge_keras_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0, gap: float = 0.03) -> str:
+    """Compute both MLPs' test accuracies from their weights; hold Keras's to the target and the gap between them."""
+    from utils.checks import record_metric
+
+    weights = data["weights"]
+    expect_raised_nothing(weights)
+    if not isinstance(weights, list):
+        fail(f"keras_model.get_weights() gave {type(weights).__name__}, not a list of arrays.")
+    keras_accuracy = _mlp_test_accuracy("the trained Keras MLP", weights)
+    params = _expect_dict("the trained params", data["params"], MLP_KEYS)
+    numpy_accuracy = _mlp_test_accuracy("the trained NumPy MLP", [params[k] for k in MLP_KEYS])
+    record_metric("Keras MLP test accuracy", keras_accuracy)
+    expect_true(keras_accuracy >= minimum, f"Keras MLP test accuracy is {keras_accuracy:.4f}, below the target of "
+                                           f"{minimum:.4f} for this profile.")
+    difference = abs(numpy_accuracy - keras_accuracy)
+    expect_true(difference <= gap, f"the NumPy and Keras MLPs differ by {difference:.4f} in test accuracy (NumPy "
+                                   f"{numpy_accuracy:.4f}, Keras {keras_accuracy:.4f}), more than {gap:g}: the same "
+                                   "network and recipe should land within that.")
+    return (f"Keras MLP test accuracy: {keras_accuracy:.4f} (target \u2265 {minimum:.4f}), {difference:.4f} from the "
+            "NumPy MLP's, both computed by the check from the trained weights")
+
+
+check_keras_mlp_accuracy = check("backprop.keras_mlp_accuracy", probe_keras_mlp_accuracy, judge_keras_mlp_accuracy)

@@ -52,6 +52,7 @@ _EXPORTS = {
     "HIDDEN_NOTE": "reports",
     "MAX_OUTPUTS": "reports",
     "MAX_STREAM_CHARS": "reports",
+    "MAX_FEEDBACK_CHARS": "reports",
     "Row": "reports",
     "format_table": "reports",
     "hide_hidden_tests": "reports",

@@ -35,7 +35,8 @@ SUSPICIOUS = ("sys.modules", "sys._getframe", "sys.settrace", "sys.setprofile", 
               "__file__", "builtins", "importlib", "inspect", "gc", "ctypes", "signal", "subprocess", "threading",
               "multiprocessing", "runpy", "socket", "shutil", "glob")
 SUSPICIOUS_CALLS = {"setattr", "delattr", "exec", "eval", "globals", "__import__", "compile", "open"}
-_SAFE_BUILTINS = {"abs": abs, "min": min, "max": max, "round": round, "len": len, "float": float, "int": int}
+SAFE_BUILTINS = {"abs": abs, "min": min, "max": max, "round": round, "len": len, "float": float, "int": int}
+_GRADER_MODULES = ("np",)  # a measured value's expression may use NumPy: the grader's own, on recorded plain data
 
 
 def meta(cell: Any) -> dict:
@@ -172,6 +173,9 @@ def lab_reference(solution: Any) -> dict[str, dict[str, str]]:
 # ---------------------------------------------------------------------------
 
 
+_KERNEL = "__import__('utils.grading.kernel', fromlist=['_'])"  # the kernel-side module, bound to no name
+
+
 class PlanError(ValueError):
     """A graded cell of the solution that the grader cannot turn into a plan (a course bug, not a student's)."""
 
@@ -186,6 +190,8 @@ class Call:
     options: dict[str, Any] = field(default_factory=dict)  # exercise: keyword options of probe and judge
     static: dict[str, Any] = field(default_factory=dict)  # value: argument (index or keyword) -> grader's value
     arity: tuple[int, tuple[str, ...]] = (0, ())  # value: positional count and keywords, as the solution calls it
+    exprs: dict[str, str] = field(default_factory=dict)  # value: measured argument -> its expression in the solution
+    names: tuple[str, ...] = ()  # value: the notebook variables those expressions read (recorded just before)
 
 
 @dataclass
@@ -227,9 +233,9 @@ def _is_check_call(node: ast.AST) -> bool:
 def _static(node: ast.AST) -> bool:
     """Return True when an expression depends only on constants, ``cfg`` and a few pure builtins."""
     for sub in ast.walk(node):
-        if isinstance(sub, ast.Name) and sub.id != "cfg" and sub.id not in _SAFE_BUILTINS:
+        if isinstance(sub, ast.Name) and sub.id != "cfg" and sub.id not in SAFE_BUILTINS:
             return False
-        if isinstance(sub, ast.Call) and not (isinstance(sub.func, ast.Name) and sub.func.id in _SAFE_BUILTINS):
+        if isinstance(sub, ast.Call) and not (isinstance(sub.func, ast.Name) and sub.func.id in SAFE_BUILTINS):
             return False
         if isinstance(sub, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
             return False
@@ -239,24 +245,35 @@ def _static(node: ast.AST) -> bool:
 def _evaluate(node: ast.AST, cfg: Any) -> Any:
     """Evaluate a static expression with the grader's own ``cfg``."""
     code = compile(ast.Expression(body=node), "<graded cell>", "eval")
-    return eval(code, {"__builtins__": {}, "cfg": cfg, **_SAFE_BUILTINS})  # noqa: S307 - the solution's own code
+    return eval(code, {"__builtins__": {}, "cfg": cfg, **SAFE_BUILTINS})  # noqa: S307 - the solution's own code
 
 
-def _exercise_call(node: ast.Call, check: Any, rng: random.Random) -> Call:
-    """Plan an exercise check call: literal options, and a fresh seed when its probe takes one."""
+def _exercise_call(node: ast.Call, check: Any, rng: random.Random, cfg: Any) -> Call:
+    """Plan an exercise check call: options the grader evaluates (literals, ``cfg``), a fresh seed if it takes one."""
     options: dict[str, Any] = {}
     for keyword in node.keywords:
         if keyword.arg is None:
             raise PlanError("an exercise check is called with **options")
-        try:
-            options[keyword.arg] = ast.literal_eval(keyword.value)
-        except ValueError:
-            raise PlanError(f"option {keyword.arg} of {check.name} is not a literal") from None
+        if not _static(keyword.value):
+            raise PlanError(f"option {keyword.arg} of {check.name} depends on the notebook's state")
+        options[keyword.arg] = _evaluate(keyword.value, cfg)  # a target such as cfg.min_accuracy: the grader's
     if "seed" in inspect.signature(check.probe).parameters:
         options["seed"] = rng.randrange(1, 2**31 - 10_000)  # drawn afresh for every run: hard-coding cannot pass
     args = [ast.unparse(arg) for arg in node.args]
     text = f"{ast.unparse(node.func)}({', '.join(args + [f'{k}={v!r}' for k, v in options.items()])})"
     return Call("exercise", check.name, text, options=options)
+
+
+def _free_names(node: ast.AST) -> set[str]:
+    """Return the notebook variables an expression reads: not builtins, not names its comprehensions bind."""
+    import builtins
+
+    bound = {n.id for comp in ast.walk(node) if isinstance(comp, (ast.GeneratorExp, ast.ListComp, ast.SetComp,
+                                                                    ast.DictComp, ast.Lambda))
+             for n in ast.walk(comp) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    bound |= {a.arg for lam in ast.walk(node) if isinstance(lam, ast.Lambda) for a in lam.args.args}
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound - set(
+        dir(builtins))
 
 
 def _value_call(node: ast.Call, name: str, cfg: Any) -> Call:
@@ -273,7 +290,11 @@ def _value_call(node: ast.Call, name: str, cfg: Any) -> Call:
         if _static(keyword.value):
             static[keyword.arg] = _evaluate(keyword.value, cfg)
     arity = (len(node.args), tuple(sorted(k.arg for k in node.keywords if k.arg)))
-    return Call("value", name, ast.unparse(node), static=static, arity=arity)
+    measured = {str(i): a for i, a in enumerate(node.args) if str(i) not in static}
+    measured.update({k.arg: k.value for k in node.keywords if k.arg and k.arg not in static})
+    names = sorted(set().union(*map(_free_names, measured.values())) - set(_GRADER_MODULES) - {"cfg"})
+    return Call("value", name, ast.unparse(node), static=static, arity=arity,
+                exprs={k: ast.unparse(a) for k, a in measured.items()}, names=tuple(names))
 
 
 def plan_cell(grade_id: str, source: str, cfg: Any, rng: random.Random) -> CellPlan:
@@ -292,12 +313,17 @@ def plan_cell(grade_id: str, source: str, cfg: Any, rng: random.Random) -> CellP
             if check is not None:
                 if not top:
                     raise PlanError(f"graded cell {grade_id}: an exercise check inside a block")
-                call = _exercise_call(node, check, rng)
+                call = _exercise_call(node, check, rng, cfg)
                 calls.append(call)
                 statements.append(call.text)
                 continue
             if parts[:1] == ["checks"] and parts[-1] in VALUE_CHECKS and len(parts) == 2:
-                calls.append(_value_call(node, parts[1], cfg))
+                call = _value_call(node, parts[1], cfg)
+                if not top:
+                    call.names = ()  # inside a block: the kernel's value is judged as it is
+                elif call.names:  # record the variables first, so that the grader can recompute the value itself
+                    statements.append(_KERNEL + f".note({', '.join(f'{n}={n}' for n in call.names)})")
+                calls.append(call)
             elif isinstance(stmt, ast.If) and any(_is_check_call(n) for n in ast.walk(stmt)):
                 if not _static(stmt.test):
                     raise PlanError(f"graded cell {grade_id}: a check under a condition the grader cannot evaluate")
@@ -320,7 +346,7 @@ def _grader_cell(role: str, grade_id: str, call: str) -> Any:
     """Return one of the grader's own code cells (they record; they decide nothing)."""
     from nbformat.v4 import new_code_cell
 
-    cell = new_code_cell(f"__import__('utils.grading.kernel', fromlist=['_']).{call}\n")
+    cell = new_code_cell(f"{_KERNEL}.{call}\n")
     cell.metadata[META] = {"role": role, "grade_id": grade_id}
     return cell
 

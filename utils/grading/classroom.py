@@ -34,6 +34,7 @@ from utils.labs import ROOT
 # Per profile: (seconds per cell, seconds per submission) when not given.
 DEFAULT_TIMEOUTS = {"smoke": (120.0, 900.0), "cpu": (900.0, 3600.0), "gpu": (1800.0, 7200.0)}
 KILL_GRACE_S = 60.0  # the grader kills a worker this long after its submission's deadline
+TMP_PREFIX = "cnn-grade-"  # each submission's private folder (scratch, job, records) in the temporary directory
 NO_SANDBOX_NOTE = "graded WITHOUT a sandbox (--no-sandbox): the submission ran with the instructor's rights"
 
 
@@ -55,6 +56,7 @@ class _Context:
     timeout: float
     data_dir: str
     use_sandbox: bool
+    threads: int = 1  # TensorFlow/OpenMP threads of each kernel: the cores shared among the parallel jobs
     stop: threading.Event = field(default_factory=threading.Event)
     active: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,6 +75,8 @@ def _kernel_env(scratch: Path, ctx: _Context) -> dict[str, str]:
     for path in [*dirs.values(), scratch / "work", scratch / "records"]:
         path.mkdir(parents=True, exist_ok=True)
     env.update({k: str(v) for k, v in dirs.items()})
+    threads = str(ctx.threads)  # parallel kernels share the cores instead of each spinning a thread per core
+    env.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=str(max(2, ctx.threads)))
     env.update(COURSE_PROFILE=ctx.profile, COURSE_DATA_DIR=ctx.data_dir, PYTHONHASHSEED="0",
                TF_CPP_MIN_LOG_LEVEL="2", PYTHONNOUSERSITE="1", TF_FORCE_GPU_ALLOW_GROWTH="true",
                PYTHONPATH=str(ROOT))
@@ -150,7 +154,7 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
     import nbformat
 
     started = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
+    tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX))
     fallback, killed, nb, lines = "not graded", False, None, {}
     review = [NO_SANDBOX_NOTE] if not ctx.use_sandbox else []
     result: dict[str, Any] = {"notes": [], "review": review}
@@ -176,7 +180,7 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
                "readable": [ctx.data_dir], "env": env, "sandbox": ctx.use_sandbox,
                "cell_timeout": ctx.cell_timeout, "timeout": ctx.timeout, "result": str(tmp / "result.json"),
                "snapshot": str(tmp / "executed.ipynb"), "kernel_pid": str(tmp / "kernel.pid"),
-               "limits": {"cpu_seconds": int(ctx.timeout) + 60}}
+               "limits": {"cpu_seconds": int(ctx.timeout) + 60, "cpus": float(ctx.threads)}}
         write_json(tmp / "job.json", job)
         with open(tmp / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "utils.grading", str(tmp / "job.json")], cwd=str(tmp),
@@ -259,7 +263,8 @@ def grade(lab: str, submissions: Path, out_dir: Path | None = None, jobs: int = 
     out_dir = Path(out_dir or Path("build") / "grades" / solution_path.stem).resolve()
     ctx = _Context(solution_path.stem, solution, lab_reference(solution), graded_cells(solution),
                    lab_config(solution, profile), profile, float(cell_timeout or DEFAULT_TIMEOUTS[profile][0]),
-                   float(timeout or DEFAULT_TIMEOUTS[profile][1]), _data_dir(), not no_sandbox)
+                   float(timeout or DEFAULT_TIMEOUTS[profile][1]), _data_dir(), not no_sandbox,
+                   max(1, (os.cpu_count() or 1) // max(1, jobs)))
     names = {sub.student: out_dir / "feedback" / f"{sub.student}.ipynb" for sub in subs}  # ids are unique and safe
     print(f"Grading {len(subs)} submission(s) of {ctx.lab} in the {profile} profile with {jobs} job(s) "
           f"(cell timeout {ctx.cell_timeout:g} s, {ctx.timeout:g} s per submission); output in {out_dir}/")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from utils.grading.assemble import GRADER_ROLES, META
 from utils.grading.text import error_line, one_line
 
-PROBE_TIMEOUT_S = 15  # after a timeout, a kernel that cannot run `pass` within this is stuck
+PROBE_TIMEOUT_S = 60  # after a timeout, a kernel that cannot run `pass` within this is stuck (a busy machine is slow)
 GRADER_CELL_TIMEOUT_S = 120  # the grader's own cells
 TIMEOUT_ENAME = "CellTimeoutError"
 MAX_CELL_OUTPUTS = 2_000  # outputs kept per cell while executing (feedback keeps far fewer)

@@ -55,15 +55,34 @@ def _exercise(call: Call, record: dict) -> str:
         return REGISTRY[call.name].decide(record.get("observed"), dict(call.options))
 
 
-def _value(call: Call, record: dict) -> str:
-    """Replay one value check with the grader's static arguments; return what it printed or raise CheckFailure."""
+def _recompute(expression: str, names: dict[str, Any]) -> Any:
+    """Evaluate a measured value's expression from the solution on recorded plain data, with the grader's NumPy."""
+    import numpy as np
+
+    from utils.grading.assemble import SAFE_BUILTINS
+
+    return eval(expression, {"__builtins__": {**SAFE_BUILTINS, "bool": bool}, "np": np}, dict(names))  # noqa: S307
+
+
+def _value(call: Call, record: dict, names: dict[str, Any] | None = None) -> str:
+    """Replay one value check with the grader's static arguments; return what it printed or raise CheckFailure.
+
+    A measured argument is recomputed here from the recorded variables when its expression allows it (plain
+    numbers and arrays); otherwise the kernel's value is used.
+    """
     from utils import checks
 
     args, kwargs = record.get("args"), record.get("kwargs")
     if not isinstance(args, list) or not isinstance(kwargs, dict) or (
             (len(args), tuple(sorted(kwargs))) != call.arity):
         raise checks.CheckFailure(f"`{call.text[:80]}` was not called as the lab calls it.")
-    for key, value in call.static.items():  # names, messages and thresholds are the grader's, never the kernel's
+    values = dict(call.static)  # names, messages and thresholds are the grader's, never the kernel's
+    for key, expression in call.exprs.items() if names is not None else []:
+        try:
+            values[key] = _recompute(expression, names)
+        except Exception:  # noqa: BLE001 - not plain arithmetic (a Keras History, say): the kernel's value stands
+            pass
+    for key, value in values.items():
         if key.isdigit():
             args[int(key)] = value
         else:
@@ -79,6 +98,18 @@ def judge_cell(plan: CellPlan, points: float, records: list[Any]) -> Verdict:
     from utils.checks import TICK, CheckFailure
 
     lines: list[str] = []
+    names: list[dict[str, Any]] = []
+    if sum(bool(call.names) for call in plan.calls):  # the variables recorded before each such value check
+        kept = []
+        for record in records:
+            if record.get("kind") == "names":
+                names.append(record.get("values") if isinstance(record.get("values"), dict) else {})
+            else:
+                kept.append(record)
+        if len(names) != sum(bool(call.names) for call in plan.calls):
+            return Verdict(0.0, "not verified: the variables its checks measure were not recorded", lines)
+        records = kept
+    noted = iter(names)
     with _LOCK:
         for index, call in enumerate(plan.calls):
             record = records[index] if index < len(records) else None
@@ -89,7 +120,8 @@ def judge_cell(plan: CellPlan, points: float, records: list[Any]) -> Verdict:
                        else f"its check {index + 1} reported as another check")
                 return Verdict(0.0, f"not verified: {why}", lines)
             try:
-                message = _exercise(call, record) if call.kind == "exercise" else _value(call, record)
+                message = (_exercise(call, record) if call.kind == "exercise"
+                           else _value(call, record, next(noted) if call.names else None))
             except CheckFailure as failure:
                 reason = error_line({"ename": type(failure).__name__, "evalue": str(failure)})
                 lines.append(f"\u2717 {reason}")

@@ -17,6 +17,7 @@ from utils.labs import BEGIN_HIDDEN, END_HIDDEN
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
 MAX_STREAM_CHARS = 20_000  # feedback keeps at most this many characters of each output
 MAX_OUTPUTS = 20  # and at most this many outputs per cell
+MAX_FEEDBACK_CHARS = 2_000_000  # and at most this many characters of output in all (a flood spread over every cell)
 
 
 @dataclass
@@ -146,6 +147,7 @@ def write_feedback(nb: Any, row: Row, lab: str, profile: str, path: Path,
         lines += ["", "**Notes**", ""] + [f"* {_md(n)}" for n in notes]
     feedback = new_notebook(metadata=nbformat.from_dict(nb.metadata) if nb is not None else {})
     feedback.cells.append(new_markdown_cell("\n".join(lines)))
+    spent = 0
     for cell in nb.cells if nb is not None else []:
         info = cell.metadata.get(META, {})
         if info.get("role") in GRADER_ROLES:
@@ -154,6 +156,12 @@ def write_feedback(nb: Any, row: Row, lab: str, profile: str, path: Path,
         cell.metadata.pop(META, None)
         if cell.cell_type == "code":
             _truncate_outputs(cell)
+            size = len(json.dumps(cell.get("outputs", [])))
+            if spent + size > MAX_FEEDBACK_CHARS:
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
+                    f"(output not shown: this feedback already holds {MAX_FEEDBACK_CHARS:,} characters of output)\n"))]
+                size = 0
+            spent += size
         if info.get("role") == "graded":
             cell.source = hide_hidden_tests(info.get("shown", cell.source))
             _one_line_errors(cell)

@@ -79,6 +79,7 @@ class Limits:
     file_bytes: int = 512 * 2**20  # RLIMIT_FSIZE
     cpu_seconds: int = 3600  # RLIMIT_CPU per process
     tmp_bytes: int = 256 * 2**20  # size of the private /tmp tmpfs (tmpfs pages are not counted in RLIMIT_AS)
+    cpus: float = 0.0  # CPU share of the whole sandbox (a cgroup quota, where cgroups can be made; 0: no cap)
 
 
 # ---------------------------------------------------------------------------
@@ -355,6 +356,81 @@ def kill_all(km: Any, timeout: float = KILL_TIMEOUT_S) -> bool:
 
 
 # ---------------------------------------------------------------------------
+# A cgroup per sandbox: its CPU share, its processes and its memory together
+# ---------------------------------------------------------------------------
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+class Cgroup:
+    """The sandbox's own cgroup, where this machine lets us make one (root, cgroup v1 or v2); else it does nothing.
+
+    Rlimits bound each process; a cgroup bounds the sandbox as a whole: a fork bomb's children share one CPU
+    quota (so they cannot starve the other submissions graded at the same time), one process count and one memory
+    limit.
+    """
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.paths: list[Path] = []
+        wanted = {"pids": {"pids.max": str(limits.processes)}}
+        if limits.cpus > 0:
+            wanted["cpu"] = {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": str(int(limits.cpus * 100000))}
+        wanted["memory"] = {"memory.limit_in_bytes": str(limits.memory_bytes)}
+        try:
+            if (CGROUP_ROOT / "cgroup.controllers").exists():  # v2: one hierarchy, the files have other names
+                path = CGROUP_ROOT / name
+                path.mkdir()
+                self.paths.append(path)
+                v2 = {"pids.max": str(limits.processes), "memory.max": str(limits.memory_bytes)}
+                if limits.cpus > 0:
+                    v2["cpu.max"] = f"{int(limits.cpus * 100000)} 100000"
+                for key, value in v2.items():
+                    self._write(path / key, value)
+            else:
+                for controller, settings in wanted.items():
+                    base = CGROUP_ROOT / controller
+                    if not (base / "cgroup.procs").exists():
+                        continue
+                    path = base / name
+                    path.mkdir()
+                    self.paths.append(path)
+                    for key, value in settings.items():
+                        self._write(path / key, value)
+        except OSError:
+            self.remove()  # not allowed here (not root, a read-only cgroupfs): the rlimits still hold
+            self.paths = []
+
+    @staticmethod
+    def _write(path: Path, value: str) -> None:
+        """Write a cgroup setting; a controller that lacks it is left as it is."""
+        try:
+            path.write_text(value)
+        except FileNotFoundError:
+            pass
+
+    def add(self, pids: list[int]) -> None:
+        """Move processes (with all their threads) into the cgroup."""
+        for path in self.paths:
+            for pid in pids:
+                try:
+                    (path / "cgroup.procs").write_text(str(pid))
+                except OSError:
+                    pass  # already gone
+
+    def remove(self) -> None:
+        """Remove the cgroup (once its processes are dead)."""
+        for path in self.paths:
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)  # the last processes are still being reaped
+
+
+# ---------------------------------------------------------------------------
 # The kernel manager
 # ---------------------------------------------------------------------------
 
@@ -398,6 +474,7 @@ def _manager_class() -> type:
         sandbox_gid: int | None = None
         sandbox_init_pid: int | None = None  # bwrap's init (PID 1 inside) as seen from outside
         sandbox_namespace: str | None = None  # its PID namespace, 'pid:[...]'
+        sandbox_cgroup: Cgroup | None = None  # its cgroup, when one could be made
 
         @property
         def kernel_spec(self) -> Any:
@@ -443,10 +520,17 @@ def _manager_class() -> type:
             if isinstance(child, int):
                 self.sandbox_init_pid = child
                 self.sandbox_namespace = _pid_namespace(child)
+            if os.geteuid() == 0:  # nothing the student wrote has run yet: every process of the sandbox is here
+                self.sandbox_cgroup = Cgroup(f"cnn-sandbox-{uuid.uuid4().hex[:12]}", limits)
+                process = getattr(self.provisioner, "process", None)
+                self.sandbox_cgroup.add([p for p in [getattr(process, "pid", None)] if p]
+                                        + _sandbox_pids(uid, self.sandbox_namespace))
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             """Kill whatever is left of the sandbox (daemons included) before the usual clean-up."""
             kill_all(self)
+            if self.sandbox_cgroup is not None:
+                self.sandbox_cgroup.remove()
             await super()._async_cleanup_resources(restart=restart)
 
     return SandboxKernelManager
