@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import importlib
 import re
 from pathlib import Path
 
@@ -49,11 +50,19 @@ def _code_lines(source: str) -> list[str]:
     return [line for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
+def _is_target(source: str) -> bool:
+    """True for a cell of learning-target checks only (they judge what training produced, after the training)."""
+    calls = re.findall(r"exercises\.(\w+)\.(check_\w+)\(", source)
+    return bool(calls) and all(getattr(getattr(importlib.import_module(f"utils.exercises.{lab}"), name, None),
+                                       "target", False) for lab, name in calls)
+
+
 def exercise_check_cells(nb) -> list[tuple[str, str]]:
     """(grade_id, visible source) of the graded cells that check exercises (calls into utils.exercises)."""
     found = []
     for cell in nb.cells:
-        if cell.cell_type == "code" and _meta(cell).get("grade") and "exercises." in _visible(cell.source):
+        if cell.cell_type == "code" and _meta(cell).get("grade") and "exercises." in _visible(cell.source) \
+                and not _is_target(_visible(cell.source)):
             found.append((_meta(cell)["grade_id"], _visible(cell.source)))
     return found
 

@@ -27,7 +27,7 @@ MAXIMA = grading.graded_cells(SOLUTION)
 PART_A = sum(p for g, p in MAXIMA.items() if g.startswith("a"))
 ANSWERS = {c.metadata.nbgrader["grade_id"]: c.source for c in SOLUTION.cells
            if c.metadata.get("nbgrader", {}).get("solution")}
-CELL_TIMEOUT, TIMEOUT = 60, 300
+CELL_TIMEOUT, TIMEOUT = 60, 180  # a flood or a fork bomb runs into the overall limit; Part A is scored by then
 MARKER = "cnn-grade-attacks-"  # the temporary folders of this module's runs, to find their processes
 HONEST = {"zz_empty": 0.0, "zz_partial": PART_A}  # names sort after every attacker's (full marks: test_grading_labs)
 FALLBACK_SCORE = {"stubs": 0.0, "zeros": 0.0, "part_a": PART_A}

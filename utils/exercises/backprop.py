@@ -1143,7 +1143,7 @@ def judge_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0) -> str:
             "your trained weights on the 10,000 test digits")
 
 
-check_mlp_accuracy = check("backprop.mlp_accuracy", probe_mlp_accuracy, judge_mlp_accuracy)
+check_mlp_accuracy = check("backprop.mlp_accuracy", probe_mlp_accuracy, judge_mlp_accuracy, target=True)
 
 
 def probe_keras_mlp_accuracy(model: Any, params: Any, **_: Any) -> dict[str, Any]:
@@ -1176,4 +1176,5 @@ def judge_keras_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0, gap: fl
             "NumPy MLP's, both computed by the check from the trained weights")
 
 
-check_keras_mlp_accuracy = check("backprop.keras_mlp_accuracy", probe_keras_mlp_accuracy, judge_keras_mlp_accuracy)
+check_keras_mlp_accuracy = check("backprop.keras_mlp_accuracy", probe_keras_mlp_accuracy, judge_keras_mlp_accuracy,
+                                 target=True)

@@ -366,6 +366,7 @@ class Check:
     probe: Callable[..., Any]
     judge: Callable[[Any], str]
     doc: str = ""
+    target: bool = False  # a learning target: it judges what training produced, so it runs after the training cells
 
     def __post_init__(self) -> None:
         REGISTRY[self.name] = self
@@ -423,6 +424,6 @@ class Check:
         return f"<exercise check {self.name}>"
 
 
-def check(name: str, probe: Callable[..., Any], judge: Callable[..., str], doc: str = "") -> Check:
-    """Create and register a check (the one-line cell calls it with the student's functions)."""
-    return Check(name, probe, judge, doc)
+def check(name: str, probe: Callable[..., Any], judge: Callable[..., str], doc: str = "", target: bool = False) -> Check:
+    """Create and register a check (the one-line cell calls it with the student's functions, or a target's results)."""
+    return Check(name, probe, judge, doc, target)
