@@ -17,11 +17,15 @@ import ast
 import importlib
 import inspect
 import random
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from utils.grading.text import cell_text
 
+# CPython's ast module is not safe to use from two threads at once ("AST constructor recursion depth mismatch",
+# seen in CI): the grader's threads assemble and judge (both parse code) one at a time; kernels still run in parallel.
+AST_LOCK = threading.RLock()
 META = "course_grader"  # cell metadata key of the graded notebook (never shown to students)
 GRADER_ROLES = ("begin", "end")  # the grader's own cells around each graded cell
 VALUE_CHECKS = ("check_array", "check_mapping", "check_equal", "check_gradient", "check_at_least", "check_at_most",

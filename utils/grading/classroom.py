@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from utils.grading import sandbox
-from utils.grading.assemble import META, CellPlan, build_graded_notebook, graded_cells, lab_config, lab_reference
+from utils.grading.assemble import (AST_LOCK, META, CellPlan, build_graded_notebook, graded_cells, lab_config,
+                                     lab_reference)
 from utils.grading.judge import judge_cell, read_records
 from utils.grading.reports import Row, format_table, make_row, write_feedback, write_gradebook, write_json
 from utils.grading.submissions import Submission, find_submissions, read_submission, resolve_lab
@@ -167,15 +168,17 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
             result["notes"].append(problem or "no notebook")
             result["seconds"] = round(time.monotonic() - started, 1)
             row = make_row(sub.student, ctx.maxima, result)
-            write_feedback(None, row, ctx.lab, ctx.profile, feedback)
+            with AST_LOCK:
+                write_feedback(None, row, ctx.lab, ctx.profile, feedback)
             return row
         scratch = tmp / "scratch"
         env = _kernel_env(scratch, ctx)
-        nb, plans, notes, answer_review = build_graded_notebook(
-            ctx.solution, ctx.reference, submission, str(scratch / "records"), ctx.cfg, random.SystemRandom())
+        with AST_LOCK:  # nbformat's validator and nbconvert's templates compile code too
+            nb, plans, notes, answer_review = build_graded_notebook(
+                ctx.solution, ctx.reference, submission, str(scratch / "records"), ctx.cfg, random.SystemRandom())
+            nbformat.write(nb, str(tmp / "graded.ipynb"))
         result["notes"] += notes
         review += answer_review
-        nbformat.write(nb, str(tmp / "graded.ipynb"))
         job = {"notebook": str(tmp / "graded.ipynb"), "scratch": str(scratch), "records": str(tmp / "records"),
                "readable": [ctx.data_dir], "env": env, "sandbox": ctx.use_sandbox,
                "cell_timeout": ctx.cell_timeout, "timeout": ctx.timeout, "result": str(tmp / "result.json"),
@@ -206,7 +209,8 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
         except (OSError, ValueError):
             worker = {}
         if (tmp / "executed.ipynb").exists():
-            nb = nbformat.read(str(tmp / "executed.ipynb"), as_version=4)
+            with AST_LOCK:
+                nb = nbformat.read(str(tmp / "executed.ipynb"), as_version=4)
         outcomes = {int(k): v for k, v in (worker.get("outcomes") or {}).items()}
         result["cells"], score_notes, lines = score(nb, outcomes, plans, ctx.maxima, tmp / "records")
         result["notes"] += list(worker.get("notes", [])) + score_notes
@@ -228,7 +232,8 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
     result["seconds"] = round(time.monotonic() - started, 1)
     row = make_row(sub.student, ctx.maxima, result, fallback)
     try:
-        write_feedback(nb, row, ctx.lab, ctx.profile, feedback, judged=lines)
+        with AST_LOCK:
+            write_feedback(nb, row, ctx.lab, ctx.profile, feedback, judged=lines)
     except Exception as exc:  # noqa: BLE001 - the row stands without its feedback
         row.reasons.append(f"feedback failed: {type(exc).__name__}")
     return row

@@ -10,17 +10,14 @@ without an error, every planned check reported, in order, and every judge passed
 from __future__ import annotations
 
 import io
-import threading
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from utils.grading.assemble import Call, CellPlan
+from utils.grading.assemble import AST_LOCK, Call, CellPlan
 from utils.grading.text import error_line, one_line
 
-# Judges share the process's random state and stdout: one at a time (grading threads mostly wait on kernels).
-_LOCK = threading.Lock()
 
 
 @dataclass
@@ -110,7 +107,7 @@ def judge_cell(plan: CellPlan, points: float, records: list[Any]) -> Verdict:
             return Verdict(0.0, "not verified: the variables its checks measure were not recorded", lines)
         records = kept
     noted = iter(names)
-    with _LOCK:
+    with AST_LOCK:  # judges share the random state, stdout and the ast module: one at a time
         for index, call in enumerate(plan.calls):
             record = records[index] if index < len(records) else None
             kind_name = (call.kind, call.name)
