@@ -96,14 +96,15 @@ def judge_cell(plan: CellPlan, points: float, records: list[Any]) -> Verdict:
 
     lines: list[str] = []
     names: list[dict[str, Any]] = []
-    if sum(bool(call.names) for call in plan.calls):  # the variables recorded before each such value check
+    noted_calls = sum(bool(call.names) for call in plan.calls)  # value checks whose variables are recorded first
+    if noted_calls:
         kept = []
         for record in records:
             if record.get("kind") == "names":
                 names.append(record.get("values") if isinstance(record.get("values"), dict) else {})
             else:
                 kept.append(record)
-        if len(names) != sum(bool(call.names) for call in plan.calls):
+        if len(names) != noted_calls:
             return Verdict(0.0, "not verified: the variables its checks measure were not recorded", lines)
         records = kept
     noted = iter(names)
