@@ -1276,13 +1276,23 @@ class _Model:
         return self._make()
 
 
+def _memorised() -> dict[str, np.ndarray]:
+    """A lookup table of the test set: one ReLU unit per test digit, wired to its label."""
+    from utils import data
+
+    _, (images, labels) = data.load_mnist()
+    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    norms = np.linalg.norm(x, axis=1)
+    return {"W1": (x / norms[:, None]).T * 50, "b1": -50 * 0.999 * norms, "W2": np.eye(10)[labels], "b2": np.zeros(10)}
+
+
 def _untrained() -> dict[str, np.ndarray]:
     return {**_trained(), "W2": np.zeros((400, 10)), "b2": np.zeros(10)}
 
 
 TRAINED = _Lazy(_trained)
 KERAS_TRAINED = _Model(lambda: [_trained()[k].astype(np.float32) for k in ex.MLP_KEYS])
-TARGET = {"minimum": 0.85}
+TARGET = {"minimum": 0.85, "hidden": 400}
 CASES += [
     correct(LAB, C.check_mlp_accuracy, "trained MLP (float64)", TRAINED, **TARGET),
     correct(LAB, C.check_mlp_accuracy, "trained MLP (float32)", _Lazy(lambda: {k: v.astype(np.float32)
@@ -1297,6 +1307,10 @@ CASES += [
           expect="NaN", **TARGET),
     wrong(LAB, C.check_mlp_accuracy, "(params, history) instead of params", (TRAINED, {"loss": [1.0]}),
           expect="dict", **TARGET),
+    wrong(LAB, C.check_mlp_accuracy, "a hidden unit per test digit (memorised, helper17)", _Lazy(_memorised),
+          expect="shape", **TARGET),
+    wrong(LAB, C.check_mlp_accuracy, "complex weights (helper17)",
+          _Lazy(lambda: {k: v.astype(np.complex128) for k, v in _trained().items()}), expect="dtype", **TARGET),
     correct(LAB, C.check_keras_mlp_accuracy, "trained Keras MLP", KERAS_TRAINED, TRAINED, **TARGET),
     wrong(LAB, C.check_keras_mlp_accuracy, "untrained Keras MLP", _Model(lambda: list(_untrained().values())),
           TRAINED, expect="below the target", **TARGET),

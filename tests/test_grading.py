@@ -389,7 +389,8 @@ def test_the_kernel_never_sees_hidden_test_source_and_gets_fresh_seeds() -> None
     assert plans["c1_keras_mlp_check"].calls[1].options["sizes"] == [(40, 90, 6)]  # hidden options are kept
     target = plans["b_accuracy_check"].calls[0]  # a learning target: the check computes it from the weights
     assert (target.kind, target.name, target.options) == (
-        "exercise", "backprop.mlp_accuracy", {"minimum": grading.lab_config(SOLUTION, "smoke").min_numpy_accuracy})
+        "exercise", "backprop.mlp_accuracy", {"minimum": grading.lab_config(SOLUTION, "smoke").min_numpy_accuracy,
+                                              "hidden": grading.lab_config(SOLUTION, "smoke").hidden})
 
 
 @pytest.mark.parametrize("path", sorted(labs.SOLUTIONS.glob("*.ipynb")), ids=lambda p: p.stem[:2])

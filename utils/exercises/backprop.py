@@ -1107,21 +1107,28 @@ def _mnist_test() -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(len(images), -1).astype(np.float32) / 255.0, np.asarray(labels)
 
 
-def _mlp_test_accuracy(name: str, weights: list[Any]) -> float:
-    """Return the test accuracy of relu(x W1 + b1) W2 + b2 with the given four arrays, or fail with one sentence."""
+def _mlp_test_accuracy(name: str, weights: list[Any], hidden: int) -> float:
+    """Return the test accuracy of relu(x W1 + b1) W2 + b2 with the given four arrays, or fail with one sentence.
+
+    The hidden width must be the lab's (``hidden``): a wider "MLP" could memorise the test set unit by unit.
+    """
     import tensorflow as tf
 
     if len(weights) != 4:
         fail(f"{name} has {len(weights)} weight arrays; the MLP has four (W1, b1, W2, b2).")
-    w1 = as_array(f"W1 of {name}", weights[0])
-    hidden = w1.shape[1] if w1.ndim == 2 else -1
     shapes = ((MNIST_DIM, hidden), (hidden,), (hidden, MNIST_CLASSES), (MNIST_CLASSES,))
-    w1, b1, w2, b2 = (as_array(f"{key} of {name}", value, shape).astype(np.float32)
-                      for key, value, shape in zip(MLP_KEYS, weights, shapes))
-    if not all(np.all(np.isfinite(w)) for w in (w1, b1, w2, b2)):
-        fail(f"the weights of {name} contain NaN or infinity: training diverged; try a smaller learning rate.")
+    arrays = []
+    for key, value, shape in zip(MLP_KEYS, weights, shapes):
+        array = as_array(f"{key} of {name}", value, shape)
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            fail(f"{key} of {name} has dtype {array.dtype}; weights are real numbers (float32 or float64).")
+        array = array.astype(np.float64)
+        if not np.all(np.isfinite(array)):
+            fail(f"the weights of {name} contain NaN or infinity: training diverged; try a smaller learning rate.")
+        arrays.append(array)
     x, y = _mnist_test()
-    scores = tf.matmul(tf.nn.relu(tf.matmul(x, w1) + b1), w2) + b2
+    w1, b1, w2, b2 = arrays
+    scores = tf.matmul(tf.nn.relu(tf.matmul(x.astype(np.float64), w1) + b1), w2) + b2
     return float(np.mean(np.argmax(scores.numpy(), axis=1) == y))
 
 
@@ -1130,12 +1137,12 @@ def probe_mlp_accuracy(params: Any, **_: Any) -> dict[str, Any]:
     return {"params": plain(params)}
 
 
-def judge_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0) -> str:
+def judge_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0, hidden: int = 100) -> str:
     """Compute the NumPy MLP's test accuracy from its weights and hold it to the profile's target."""
     from utils.checks import record_metric
 
     params = _expect_dict("the trained params", data["params"], MLP_KEYS)
-    accuracy = _mlp_test_accuracy("the trained NumPy MLP", [params[k] for k in MLP_KEYS])
+    accuracy = _mlp_test_accuracy("the trained NumPy MLP", [params[k] for k in MLP_KEYS], hidden)
     record_metric("NumPy MLP test accuracy", accuracy)
     expect_true(accuracy >= minimum, f"NumPy MLP test accuracy is {accuracy:.4f}, below the target of {minimum:.4f} "
                                      "for this profile.")
@@ -1154,7 +1161,8 @@ def probe_keras_mlp_accuracy(model: Any, params: Any, **_: Any) -> dict[str, Any
     return {"weights": problem if problem is not None else plain(weights), "params": plain(params)}
 
 
-def judge_keras_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0, gap: float = 0.03) -> str:
+def judge_keras_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0, gap: float = 0.03,
+                             hidden: int = 100) -> str:
     """Compute both MLPs' test accuracies from their weights; hold Keras's to the target and the gap between them."""
     from utils.checks import record_metric
 
@@ -1162,9 +1170,9 @@ def judge_keras_mlp_accuracy(data: dict[str, Any], minimum: float = 0.0, gap: fl
     expect_raised_nothing(weights)
     if not isinstance(weights, list):
         fail(f"keras_model.get_weights() gave {type(weights).__name__}, not a list of arrays.")
-    keras_accuracy = _mlp_test_accuracy("the trained Keras MLP", weights)
+    keras_accuracy = _mlp_test_accuracy("the trained Keras MLP", weights, hidden)
     params = _expect_dict("the trained params", data["params"], MLP_KEYS)
-    numpy_accuracy = _mlp_test_accuracy("the trained NumPy MLP", [params[k] for k in MLP_KEYS])
+    numpy_accuracy = _mlp_test_accuracy("the trained NumPy MLP", [params[k] for k in MLP_KEYS], hidden)
     record_metric("Keras MLP test accuracy", keras_accuracy)
     expect_true(keras_accuracy >= minimum, f"Keras MLP test accuracy is {keras_accuracy:.4f}, below the target of "
                                            f"{minimum:.4f} for this profile.")
