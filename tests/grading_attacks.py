@@ -206,7 +206,7 @@ def _course_roots():
     add(os.getcwd())
     add(sys.prefix)
     add(os.path.dirname(os.path.realpath(sys.executable)))
-    for key in ("HOME", "PWD", "OLDPWD", "VIRTUAL_ENV", "COURSE_DATA_DIR", "TMPDIR", "JUPYTER_RUNTIME_DIR"):
+    for key in ("HOME", "PWD", "OLDPWD", "VIRTUAL_ENV", "COURSE_DATA_DIR", "COURSE_TFDS_DIR", "TMPDIR", "JUPYTER_RUNTIME_DIR"):
         if os.environ.get(key):
             add(os.environ[key])
     for job in _course_jobs():
@@ -227,7 +227,7 @@ def _course_roots():
         try:
             for item in open(f"/proc/{pid}/environ", "rb").read().split(b"\0"):
                 key, _, value = item.decode(errors="ignore").partition("=")
-                if key in ("PWD", "OLDPWD", "HOME", "PYTHONPATH", "VIRTUAL_ENV", "COURSE_DATA_DIR"):
+                if key in ("PWD", "OLDPWD", "HOME", "PYTHONPATH", "VIRTUAL_ENV", "COURSE_DATA_DIR", "COURSE_TFDS_DIR"):
                     for part in value.split(os.pathsep):
                         if part:
                             add(part)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from utils import data, training
+from utils import training
 from utils.profiles import PROFILES, TRAINING
 
 
@@ -72,10 +72,10 @@ def test_make_dataset_follows_the_profile_autotune(monkeypatch) -> None:
     x, y = np.zeros((8, 2), "float32"), np.zeros(8, "int32")
     monkeypatch.setenv("COURSE_PROFILE", "gpu")
     monkeypatch.delenv("COURSE_AUTOTUNE", raising=False)
-    assert data.make_dataset(x, y, batch_size=4).options().autotune.enabled is True
+    assert training.make_dataset(x, y, batch_size=4).options().autotune.enabled is True
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
-    assert data.make_dataset(x, y, batch_size=4).options().autotune.enabled is False
-    assert data.make_dataset(x, y, batch_size=4, autotune=True).options().autotune.enabled is True
+    assert training.make_dataset(x, y, batch_size=4).options().autotune.enabled is False
+    assert training.make_dataset(x, y, batch_size=4, autotune=True).options().autotune.enabled is True
 
 
 def test_build_before_fit_creates_the_optimiser_and_metric_variables() -> None:
@@ -88,3 +88,31 @@ def test_build_before_fit_creates_the_optimiser_and_metric_variables() -> None:
     assert model.optimizer.built and len(model.optimizer.variables) > 1
     assert all(float(v.numpy().sum()) == 0.0 for m in model.metrics for v in m.variables)
     assert np.isfinite(model.fit(x, y, epochs=1, verbose=0).history["loss"]).all()
+
+
+# ---------------------------------------------------------------------------
+# make_dataset
+# ---------------------------------------------------------------------------
+
+
+def test_make_dataset_batches_shuffles_deterministically_and_maps() -> None:
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    y = np.arange(10, dtype=np.int32)
+    ds = training.make_dataset(x, y, batch_size=4)
+    assert [len(b) for b, _ in ds] == [4, 4, 2]
+    assert ds.options().autotune.enabled is False and ds.options().deterministic is True
+
+    def epochs(dataset, n: int = 2) -> list[list[int]]:
+        return [np.concatenate([yb.numpy() for _, yb in dataset]).tolist() for _ in range(n)]
+
+    first = epochs(training.make_dataset(x, y, batch_size=4, shuffle=True, seed=1))
+    again = epochs(training.make_dataset(x, y, batch_size=4, shuffle=True, seed=1))
+    assert first == again  # same seed, same sequence of epochs
+    assert first[0] != first[1] and sorted(first[0]) == list(range(10))  # reshuffled each epoch, nothing lost
+
+    per_batch = training.make_dataset(x, y, batch_size=4, map_fn=lambda a, b: (a * 2, b), drop_remainder=True)
+    assert [xb.numpy().ravel().tolist() for xb, _ in per_batch] == [[0, 2, 4, 6], [8, 10, 12, 14]]
+    per_example = training.make_dataset(x, batch_size=5, map_fn=lambda a: a + 1, map_per="example", cache=True)
+    assert [b.numpy().ravel().tolist() for b in per_example] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]
+    with pytest.raises(ValueError, match="map_per"):
+        training.make_dataset(x, map_fn=abs, map_per="element")

@@ -118,7 +118,7 @@ def throughput(model: Any, input_shape: tuple[int, ...], classes: int, batch_siz
     import keras
     import numpy as np
 
-    from utils.data import make_dataset
+    from utils.training import make_dataset
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size * steps, *input_shape)).astype("float32")

@@ -54,11 +54,12 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    """Show, download or import the course's datasets."""
+    """Show, download, import or prepare the course's datasets."""
     from utils import data
 
     if args.action == "status":
         print(data.format_status(data.status()))
+        print(data.format_prepared(data.prepared_rows()))
     elif args.action == "fetch":
         data.fetch(args.names or None)
         print(data.format_status(data.status()))
@@ -69,6 +70,13 @@ def _cmd_data(args: argparse.Namespace) -> int:
         imported = data.import_dir(Path(args.names[0]))
         print(f"Imported {len(imported)} file(s) into {data.data_dir()}.")
         print(data.format_status(data.status()))
+    elif args.action == "prepare":
+        for lab in args.lab or []:
+            data.prepare_lab(lab)
+        every_lab = dict.fromkeys(n for names in data.LAB_DATASETS.values() for n in names)
+        for name in args.names or ([] if args.lab else list(every_lab)):
+            data.prepare(name)
+        print(data.format_prepared(data.prepared_rows()))
     return 0
 
 
@@ -139,9 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=["smoke", "cpu", "gpu"])
     p.set_defaults(func=_cmd_profile)
 
-    p = sub.add_parser("data", help="datasets: status | fetch [NAME...] | import DIR")
-    p.add_argument("action", choices=["status", "fetch", "import"])
-    p.add_argument("names", nargs="*", help="dataset names (fetch) or a folder (import)")
+    p = sub.add_parser("data", help="datasets: status | fetch [NAME...] | import DIR | prepare [NAME...] [--lab NN]")
+    p.add_argument("action", choices=["status", "fetch", "import", "prepare"])
+    p.add_argument("names", nargs="*", help="dataset names (fetch, prepare) or a folder (import)")
+    p.add_argument("--lab", action="append", help="prepare: every dataset lab NN loads (repeatable)")
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("zoo", help="pretrained encoders for Lab 5: build | status")

@@ -32,7 +32,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
 # How training uses the hardware, per profile (utils.training applies it; environment variables override):
 # mixed_precision: float16 compute with float32 weights (GPUs with tensor cores; ignored without a GPU);
 # jit_compile: passed to Model.compile ("auto" = XLA on GPU, none on CPU, where it is slower here);
-# autotune: tf.data's autotuner in utils.data.make_dataset (it stalls seconds between epochs on small CPUs).
+# autotune: tf.data's autotuner in utils.training.make_dataset (it stalls seconds between epochs on small CPUs).
 TRAINING: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         "smoke": MappingProxyType(dict(mixed_precision=False, jit_compile="auto", autotune=False)),

@@ -39,7 +39,7 @@ def fit_with_schedule(model: Any, optimizer: Any, schedule: Callable[[float], fl
 
     ``augment`` (a Keras layer or model active only in training) is put in front of ``model`` when given.
     """
-    from utils import data
+    from utils import training
 
     x_train, y_train = train
     steps = math.ceil(len(x_train) / batch_size)
@@ -52,8 +52,8 @@ def fit_with_schedule(model: Any, optimizer: Any, schedule: Callable[[float], fl
     net.compute_metrics(x_train[:2], y_train[:2], net(x_train[:2]), sample_weight=None)
     net.reset_metrics()
     start = time.perf_counter()
-    history = net.fit(data.make_dataset(x_train, y_train, batch_size=batch_size, shuffle=True, seed=0),
-                      validation_data=data.make_dataset(*validation, batch_size=1000), epochs=epochs,
+    history = net.fit(training.make_dataset(x_train, y_train, batch_size=batch_size, shuffle=True, seed=0),
+                      validation_data=training.make_dataset(*validation, batch_size=1000), epochs=epochs,
                       verbose=verbose, callbacks=[ScheduleCallback(schedule, steps)])
     if verbose:
         print(f"{model.name}: {time.perf_counter() - start:.1f} s")

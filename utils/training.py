@@ -27,7 +27,10 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 from utils.profiles import TRAINING, get_profile
 
@@ -132,3 +135,50 @@ def build_before_fit(model: Any, x: Any, y: Any) -> None:
     model.optimizer.build(model.trainable_variables)
     model.compute_metrics(x, y, model(x), sample_weight=None)
     model.reset_metrics()
+
+
+def make_dataset(
+    x: Any,
+    y: Any = None,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    seed: int | None = 0,
+    map_fn: Callable[..., Any] | None = None,
+    drop_remainder: bool = False,
+    cache: bool = False,
+    map_per: str = "batch",
+    autotune: bool | None = None,
+) -> tf.data.Dataset:
+    """Batch (x, y) into a deterministic tf.data pipeline: shuffle, map per batch or example, prefetch."""
+    import tensorflow as tf
+
+    if autotune is None:  # the profile's choice: on for GPUs, off on small CPUs
+        autotune = settings().autotune
+
+    if map_per not in ("batch", "example"):
+        raise ValueError(f"map_per must be 'batch' or 'example', not {map_per!r}.")
+    data = x if y is None else (x, y)
+    count = len(tf.nest.flatten(x)[0])
+    ds = tf.data.Dataset.from_tensor_slices(data)
+    if map_fn is not None and map_per == "example":
+        ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache:  # after a per-example map: keeps its results (use a deterministic map_fn)
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if map_fn is not None and map_per == "batch":
+        ds = ds.map(map_fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.prefetch(tf.data.AUTOTUNE if autotune else 2)
+    return ds.with_options(data_options(autotune))
+
+
+def data_options(autotune: bool | None = None) -> tf.data.Options:
+    """Return tf.data options for a deterministic pipeline, autotuned only where the profile says so."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    # TF's autotuner stalls seconds between epochs on small CPUs, so only the gpu profile turns it on.
+    options.autotune.enabled = bool(settings().autotune if autotune is None else autotune)
+    options.deterministic = True
+    return options

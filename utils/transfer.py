@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from utils import data
+from utils import training
 
 
 # ---------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def compile_classifier(model: Any, learning_rate: float) -> Any:
 
 def train(model: Any, x: np.ndarray, y: np.ndarray, steps: int, batch_size: int, seed: int = 0) -> Any:
     """Train for a fixed number of gradient steps (the same budget whatever the number of images)."""
-    batches = data.make_dataset(x, y, batch_size=batch_size, shuffle=True, seed=seed).repeat()
+    batches = training.make_dataset(x, y, batch_size=batch_size, shuffle=True, seed=seed).repeat()
     return model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
 
 
@@ -207,7 +207,7 @@ def draw_once(task: Mapping[str, Any], cfg: Any, per_class: int, seed: int, meth
     neighbours = min(cfg.knn_k, per_class)  # with one image per class, only the nearest one makes sense
     row = {"k-NN": float(np.mean(methods.knn_predict(train_codes, y, codes["test"], neighbours) == y_test))}
     restart(heads, starts["heads"])
-    heads.fit(data.make_dataset((train_codes, fc1_codes), {key: y for key in heads.output_names},
+    heads.fit(training.make_dataset((train_codes, fc1_codes), {key: y for key in heads.output_names},
                                 batch_size=cfg.batch_size, shuffle=True, seed=seed).repeat(),
               epochs=1, steps_per_epoch=cfg.head_steps, verbose=0)
     scores = heads([codes["test"], codes["fc1_test"]], training=False)

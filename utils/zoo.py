@@ -41,13 +41,14 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from utils import data
+from utils import data, training
+from utils.data import store
+from utils.paths import model_dir
 
 if TYPE_CHECKING:
     import keras
 
-_REPO_ROOT = Path(__file__).resolve().parents[1]
-FORMAT_VERSION = 1  # bump when the architecture or training recipe changes: old files are then ignored
+FORMAT_VERSION = 2  # bump when the architecture or training recipe changes: old files are then ignored
 DOWNLOAD_TIMEOUT_S = 30.0
 LAB = "transfer"  # the lab in utils.profiles whose zoo_* settings define each profile's encoder
 
@@ -65,38 +66,6 @@ class ZooError(RuntimeError):
 # ---------------------------------------------------------------------------
 # Cache folders
 # ---------------------------------------------------------------------------
-
-
-def model_dir() -> Path:
-    """Return the folder of the course's encoders.
-
-    ``$COURSE_MODEL_DIR`` when set (a relative path is taken from the repository root); else the
-    user cache's ``cnn-course/models``, unless that cannot be created or written (a read-only home,
-    as on some CI runners): then a per-user folder in the system's temporary directory.
-    """
-    env = os.environ.get("COURSE_MODEL_DIR", "").strip()
-    if env:
-        path = Path(env).expanduser()
-        return path if path.is_absolute() else _REPO_ROOT / path
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    if xdg and Path(xdg).expanduser().is_absolute():
-        default = Path(xdg).expanduser() / "cnn-course" / "models"
-    else:
-        default = Path.home() / ".cache" / "cnn-course" / "models"
-    if _usable(default):
-        return default
-    user = os.environ.get("USER") or os.environ.get("USERNAME") or str(os.getuid() if hasattr(os, "getuid") else "")
-    return Path(tempfile.gettempdir()) / f"cnn-course-{user}" / "models"
-
-
-def _usable(folder: Path) -> bool:
-    """Return True when ``folder`` exists and is writable, or can be created."""
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            return False
-        probe = probe.parent
-    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
 
 
 def keras_model_cache() -> Path:
@@ -234,12 +203,12 @@ def train_encoder(config: EncoderConfig, progress: bool = True) -> tuple["keras.
     )
     start = time.perf_counter()
     model.fit(
-        data.make_dataset(x_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed),
+        training.make_dataset(x_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed),
         epochs=config.epochs,
         verbose=2 if progress else 0,
     )
     seconds = time.perf_counter() - start
-    _, accuracy = model.evaluate(data.make_dataset(x_test, y_test, batch_size=1000), verbose=0)
+    _, accuracy = model.evaluate(training.make_dataset(x_test, y_test, batch_size=1000), verbose=0)
     facts = {
         "config": asdict(config),
         "key": config.key(),
@@ -381,7 +350,7 @@ def fetch_imagenet_weights(alpha: float = 0.35, size: int = 96, progress: bool =
             with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
                 header = response.headers.get("Content-Length", "")
                 total = int(header) if header.strip().isdigit() else None
-                bar = data._progress_bar(total, target.name) if progress else None
+                bar = store.progress_bar(total, target.name) if progress else None
                 got = 0
                 try:
                     while chunk := response.read(1 << 20):
@@ -497,7 +466,7 @@ def format_status(rows: list[dict[str, Any]]) -> str:
 
 def _describe(exc: BaseException) -> str:
     """Say in a few words what went wrong with a download or a file operation."""
-    return data._describe(exc)
+    return store.describe_error(exc)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -56,6 +56,7 @@ class _Context:
     cell_timeout: float
     timeout: float
     data_dir: str
+    tfds_dir: str
     use_sandbox: bool
     threads: int = 1  # TensorFlow/OpenMP threads of each kernel: the cores shared among the parallel jobs
     stop: threading.Event = field(default_factory=threading.Event)
@@ -78,7 +79,7 @@ def _kernel_env(scratch: Path, ctx: _Context) -> dict[str, str]:
     env.update({k: str(v) for k, v in dirs.items()})
     threads = str(ctx.threads)  # parallel kernels share the cores instead of each spinning a thread per core
     env.update(OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=str(max(2, ctx.threads)))
-    env.update(COURSE_PROFILE=ctx.profile, COURSE_DATA_DIR=ctx.data_dir, PYTHONHASHSEED="0",
+    env.update(COURSE_PROFILE=ctx.profile, COURSE_DATA_DIR=ctx.data_dir, COURSE_TFDS_DIR=ctx.tfds_dir, PYTHONHASHSEED="0",
                TF_CPP_MIN_LOG_LEVEL="2", PYTHONNOUSERSITE="1", TF_FORCE_GPU_ALLOW_GROWTH="true",
                PYTHONPATH=str(ROOT))
     return env
@@ -180,7 +181,7 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
         result["notes"] += notes
         review += answer_review
         job = {"notebook": str(tmp / "graded.ipynb"), "scratch": str(scratch), "records": str(tmp / "records"),
-               "readable": [ctx.data_dir], "env": env, "sandbox": ctx.use_sandbox,
+               "readable": [ctx.data_dir, ctx.tfds_dir], "env": env, "sandbox": ctx.use_sandbox,
                "cell_timeout": ctx.cell_timeout, "timeout": ctx.timeout, "result": str(tmp / "result.json"),
                "snapshot": str(tmp / "executed.ipynb"), "kernel_pid": str(tmp / "kernel.pid"),
                "limits": {"cpu_seconds": int(ctx.timeout) + 60, "cpus": float(ctx.threads)}}
@@ -239,11 +240,15 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
     return row
 
 
-def _data_dir() -> str:
-    """Return the data cache the kernels should read (resolved before HOME is replaced)."""
+def _data_dirs(lab: str, profile: str, progress: bool) -> tuple[str, str]:
+    """Prepare the lab's datasets here, where the folders may be written; return the data and tfds folders.
+
+    The kernels read both, resolved before HOME is replaced, through a read-only view in the sandbox.
+    """
     from utils import data
 
-    return str(data.data_dir())
+    data.prepare_lab(lab, profile=profile, progress=progress)
+    return str(data.data_dir()), str(data.tfds_dir())
 
 
 def grade(lab: str, submissions: Path, out_dir: Path | None = None, jobs: int = 1, timeout: float | None = None,
@@ -268,7 +273,8 @@ def grade(lab: str, submissions: Path, out_dir: Path | None = None, jobs: int = 
     out_dir = Path(out_dir or Path("build") / "grades" / solution_path.stem).resolve()
     ctx = _Context(solution_path.stem, solution, lab_reference(solution), graded_cells(solution),
                    lab_config(solution, profile), profile, float(cell_timeout or DEFAULT_TIMEOUTS[profile][0]),
-                   float(timeout or DEFAULT_TIMEOUTS[profile][1]), _data_dir(), not no_sandbox,
+                   float(timeout or DEFAULT_TIMEOUTS[profile][1]), *_data_dirs(solution_path.stem[:2], profile, progress),
+                   not no_sandbox,
                    max(1, (os.cpu_count() or 1) // max(1, jobs)))
     names = {sub.student: out_dir / "feedback" / f"{sub.student}.ipynb" for sub in subs}  # ids are unique and safe
     print(f"Grading {len(subs)} submission(s) of {ctx.lab} in the {profile} profile with {jobs} job(s) "
