@@ -433,6 +433,127 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 min_five_way_accuracy=0.9,
             ),
         ),
+        "babysitting": _lab(
+            # Companion notebook (Fashion-MNIST, utils.babysitting.small_cnn). val_size: the last images of the
+            # training set, held out. init_images: the initial loss is measured on them and must be within
+            # max_initial_loss_error of ln(10); init_l2 must raise it. overfit_*: Adam, full-batch steps on
+            # overfit_images. sweep_*: SGD with momentum 0.9, sweep_steps steps of sweep_batch_size on sweep_images at
+            # each of sweep_rates; good_lr_range: the rates declared about right before the sweep; curve_*: the
+            # curve classifier's thresholds (utils.babysitting.classify_curve). gap_*: the same net without and with dropout + L2 on
+            # gap_train_size images. tb_*: the run logged to TensorBoard, tb_probe_size images for the histograms.
+            # search_*: grid and random search with the same budget of search_trials (grid: a square number).
+            # max_overfit_loss_ratio: the tiny subset's final loss over its first; max_gradient_ratio: the largest
+            # gradients of the kernels stay within this factor of each other; min_weight_spread_change: each kernel's
+            # weight spread changes at least this much (relative) between the first and last logged epochs.
+            base=dict(
+                val_size=2_000,
+                init_images=1_000,
+                init_l2=0.01,
+                max_initial_loss_error=0.1,
+                overfit_images=20,
+                overfit_steps=100,
+                overfit_learning_rate=0.001,
+                sweep_images=2_000,
+                sweep_batch_size=32,
+                sweep_steps=300,
+                sweep_rates=(1e-05, 0.0001, 0.001, 0.01, 0.03, 1.0, 10.0),
+                good_lr_range=(0.001, 0.1),
+                curve_min_drop=0.3,
+                curve_max_rise=0.5,
+                curve_end_margin=0.01,
+                gap_train_size=1_000,
+                gap_epochs=30,
+                gap_batch_size=50,
+                gap_units=64,
+                gap_learning_rate=0.03,
+                gap_dropout=0.5,
+                gap_l2=0.001,
+                tb_train_size=5_000,
+                tb_epochs=4,
+                tb_batch_size=64,
+                tb_learning_rate=0.03,
+                tb_probe_size=256,
+                search_trials=9,
+                search_train_size=2_000,
+                search_epochs=1,
+                search_batch_size=32,
+                search_learning_rate=(0.0001, 1.0),
+                search_dropout=(0.0, 0.5),
+                min_overfit_accuracy=1.0,
+                max_overfit_loss_ratio=0.1,
+                min_gap_reduction=0.03,
+                max_gradient_ratio=1_000.0,
+                min_weight_spread_change=0.01,
+                min_kernel_smoothness_gain=0.1,
+            ),
+            smoke=dict(
+                sweep_steps=200,
+                sweep_rates=(0.0001, 0.003, 0.03, 3.0, 30.0),
+                gap_train_size=500,
+                gap_epochs=20,
+                tb_train_size=2_000,
+                tb_epochs=3,
+                search_trials=4,
+                search_train_size=1_000,
+            ),
+            gpu=dict(
+                sweep_steps=1_000,
+                sweep_rates=(1e-06, 1e-05, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 1.0, 10.0),
+                gap_epochs=60,
+                tb_train_size=20_000,
+                tb_epochs=10,
+                search_trials=25,
+                search_train_size=10_000,
+                search_epochs=2,
+            ),
+        ),
+        "interpret": _lab(
+            # Companion notebook (MNIST: its background is empty, so "on the object" is well defined).
+            # train_size/epochs/...: the small CNN that is inspected. gallery_size training images and query_size
+            # test images for the nearest neighbours (k of them, L2). attribution_images test images for occlusion
+            # (occlusion_patch-pixel patches of the mean pixel value, every occlusion_stride pixels), saliency and
+            # Grad-CAM (on gradcam_layer); mask_threshold: pixels above it (0..255) are the object; top_fraction: the
+            # share of each map's largest values that is compared with the object. tsne_points test images are
+            # embedded; k-NN accuracy (knn_k, leave one out) in the embedding against in pixels.
+            base=dict(
+                train_size=20_000,
+                epochs=3,
+                batch_size=64,
+                learning_rate=0.003,
+                gallery_size=10_000,
+                query_size=1_000,
+                k=5,
+                attribution_images=100,
+                occlusion_patch=6,
+                occlusion_stride=1,
+                gradcam_layer="conv2",
+                mask_threshold=25,
+                top_fraction=0.1,
+                tsne_points=1_000,
+                tsne_perplexity=30.0,
+                knn_k=5,
+                min_test_accuracy=0.97,
+                min_neighbour_gain=0.03,
+                min_object_lift=2.0,
+                min_embedding_gain=0.05,
+            ),
+            smoke=dict(
+                train_size=5_000,
+                gallery_size=5_000,
+                attribution_images=50,
+                occlusion_stride=2,
+                tsne_points=500,
+                min_test_accuracy=0.9,
+            ),
+            gpu=dict(
+                train_size=60_000,
+                epochs=6,
+                gallery_size=20_000,
+                attribution_images=500,
+                tsne_points=3_000,
+                min_test_accuracy=0.985,
+            ),
+        ),
         # Each later lab adds its block here: "name": _lab(base=dict(...), smoke=dict(...), gpu=dict(...)).
     }
 )
