@@ -69,3 +69,12 @@ def test_cli_data_status_on_an_empty_cache(tmp_path: Path, monkeypatch, capsys) 
     assert cli.main(["data", "status"]) == 0
     out = capsys.readouterr().out
     assert str(tmp_path) in out and "mnist" in out and "missing" in out
+
+
+def test_execute_records_the_kernels_cpu_seconds(tmp_path: Path) -> None:
+    path = _notebook(tmp_path / "spin.ipynb",
+                     "import time\nstart = time.process_time()\nwhile time.process_time() - start < 1.0:\n    pass")
+    result = runner.execute(path, tmp_path / "out", progress=False)
+    assert result.status == "passed", result.error
+    assert result.cpu_seconds is not None and 1.0 <= result.cpu_seconds < result.seconds + 60
+    assert "CPU time" in runner.format_table([result], "smoke")

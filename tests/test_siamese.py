@@ -118,3 +118,31 @@ def test_figures_draw() -> None:
     fig = siamese.distance_histograms({"a": (same, different), "b": (same, different)}, margin=1.0, title="d")
     assert len(fig.axes) == 2
     fig.canvas.draw()
+
+
+def test_distortions_of_zero_size_leave_images_alone_and_shifts_move_them() -> None:
+    rng = np.random.default_rng(4)
+    images = np.zeros((3, 9, 9, 1), np.float32)
+    images[:, 4, 4, 0] = 1.0  # one ink pixel at the centre
+    identity = siamese.random_distortions(3, 9, rng, rotation=0, shear=0, scale=0, shift=0)
+    np.testing.assert_allclose(identity, np.tile([1, 0, 0, 0, 1, 0, 0, 0], (3, 1)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(siamese.distort(images, identity)), images, atol=1e-6)
+    moved = siamese.random_distortions(3, 9, rng, rotation=0, shear=0, scale=0, shift=2)
+    out = np.asarray(siamese.distort(images, moved))
+    for n in range(3):  # the ink's centre of mass moves by the drawn shift (columns are x, rows are y)
+        rows, cols = np.indices((9, 9))
+        weights = out[n, ..., 0] / out[n, ..., 0].sum()
+        assert abs((weights * cols).sum() - 4 + moved[n, 2]) < 1e-4
+        assert abs((weights * rows).sum() - 4 + moved[n, 5]) < 1e-4
+
+
+def test_distortions_stay_in_range_and_keep_the_centre() -> None:
+    transforms = siamese.random_distortions(500, 35, np.random.default_rng(5), rotation=10, shear=0.3, scale=0.2,
+                                            shift=0)
+    assert transforms.shape == (500, 8) and transforms.dtype == np.float32
+    matrices = transforms[:, [0, 1, 3, 4]].reshape(-1, 2, 2)
+    centre = np.array([17.0, 17.0])
+    np.testing.assert_allclose(matrices @ centre + transforms[:, [2, 5]], np.tile(centre, (500, 1)), atol=1e-4)
+    det = np.linalg.det(matrices)  # the inverse of scales in [0.8, 1.2] and shears up to 0.3: no flips, bounded zoom
+    assert np.all(det > 1 / (1.2**2 * 1.1)) and np.all(det < 1 / (0.8**2 * (1 - 0.09)))
+    assert len(np.unique(transforms[:, 0])) == 500  # drawn per image

@@ -1,4 +1,4 @@
-"""Lab 7's machinery: Omniglot inputs, within-alphabet pairs, one-shot task sampling and the lab's figures.
+"""Lab 7's machinery: Omniglot inputs, within-alphabet pairs, affine distortions, one-shot tasks and the figures.
 
 The ideas the lab teaches (the pair sampler, the distances, the contrastive loss, the Siamese network, how each method
 scores a pair) stay in the notebook; this module holds the bookkeeping around them.
@@ -59,6 +59,39 @@ def within_alphabet_pairs(sample_pairs: Callable[..., Any], labels: np.ndarray, 
         sames.append(np.asarray(same, dtype=np.float32))
     shuffled = rng.permutation(num_pairs)
     return np.concatenate(lefts)[shuffled], np.concatenate(rights)[shuffled], np.concatenate(sames)[shuffled]
+
+
+def random_distortions(num: int, size: int, rng: np.random.Generator, rotation: float, shear: float, scale: float,
+                        shift: float) -> np.ndarray:
+    """(num, 8) random affine maps of size x size images, as projective transforms from output to input pixels.
+
+    Koch et al.'s distortions: rotation in [-rotation, rotation] degrees, shears in [-shear, shear] along x and y,
+    scales in [1 - scale, 1 + scale] along x and y and shifts in [-shift, shift] pixels, all about the image centre.
+    """
+    theta = np.deg2rad(rng.uniform(-rotation, rotation, num))
+    shear_x, shear_y = rng.uniform(-shear, shear, (2, num))
+    scale_x, scale_y = rng.uniform(1 - scale, 1 + scale, (2, num))
+    shift_x, shift_y = rng.uniform(-shift, shift, (2, num))
+    cos, sin = np.cos(theta), np.sin(theta)
+    # forward map A = rotation @ [[1, shear_x], [shear_y, 1]] @ diag(scale_x, scale_y)
+    a00, a01 = (cos - sin * shear_y) * scale_x, (cos * shear_x - sin) * scale_y
+    a10, a11 = (sin + cos * shear_y) * scale_x, (sin * shear_x + cos) * scale_y
+    det = a00 * a11 - a01 * a10
+    i00, i01, i10, i11 = a11 / det, -a01 / det, -a10 / det, a00 / det  # the output-to-input map is its inverse
+    centre = (size - 1) / 2
+    out_x, out_y = centre + shift_x, centre + shift_y  # where the centre lands
+    zeros = np.zeros(num)
+    return np.stack([i00, i01, centre - i00 * out_x - i01 * out_y,
+                     i10, i11, centre - i10 * out_x - i11 * out_y, zeros, zeros], axis=1).astype("float32")
+
+
+def distort(images: Any, transforms: Any) -> Any:
+    """Warp a batch of (N, H, W, C) images, each by its row of (N, 8) transforms (bilinear, zero outside)."""
+    import tensorflow as tf
+
+    return tf.raw_ops.ImageProjectiveTransformV3(images=images, transforms=transforms,
+                                                 output_shape=tf.shape(images)[1:3], fill_value=0.0,
+                                                 interpolation="BILINEAR", fill_mode="CONSTANT")
 
 
 def pixel_scores(images: np.ndarray) -> np.ndarray:
