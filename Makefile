@@ -9,11 +9,13 @@ JOBS ?= 2
 # Tests default to the fast smoke profile; `make run` defaults to the machine's own profile.
 TEST_PROFILE := $(or $(PROFILE),$(COURSE_PROFILE),smoke)
 
-.PHONY: setup sandbox setup-gpu test run labs check-labs clean-notebooks data-status grade bench kernel clean help
+.PHONY: setup sandbox setup-gpu setup-instructor setup-student test run labs check-labs clean-notebooks data-status grade bench kernel clean help
 
 help:
 	@echo "make setup            create $(VENV), install the course and its dependencies, register the kernel,"
 	@echo "                     and bubblewrap for the grading sandbox (apt-get, as root)"
+	@echo "make setup-instructor turn nbgrader's instructor interface (Formgrader, Create Assignment) back on"
+	@echo "make setup-student    switch it off again (what make setup does on a new environment)"
 	@echo "make test             unit tests + every solution/companion notebook (PROFILE=smoke by default)"
 	@echo "make run              execute notebooks headless into build/ (PROFILE=..., NOTEBOOKS='01 02')"
 	@echo "make labs             regenerate labs/ from solutions/"
@@ -22,7 +24,34 @@ help:
 	@echo "make grade LAB=01 SUBMISSIONS=dir   grade a class into build/grades/ (JOBS=2 in parallel)"
 	@echo "make bench            training throughput of each lab's model versus the matmul peak"
 
-setup: $(VENV)/.installed sandbox
+setup: $(VENV)/.installed $(VENV)/.student-jupyter sandbox
+
+# Students' Jupyter shows no nbgrader instructor interface: nbgrader's lab plugins (the Nbgrader menu, Formgrader,
+# the Create Assignment panel, the course and assignment lists of its exchange, the Validate button) and its server
+# extensions are disabled, and the plugins locked, in the venv's etc/jupyter only (--sys-prefix). nbgrader itself
+# stays installed: `make labs` and `make grade` use its Python API, which these switches do not touch.
+JUPYTER := $(VENV)/bin/jupyter
+NBGRADER_LAB_PLUGINS := $(addprefix @jupyter/nbgrader:,menu formgrader create-assignment course-list assignment-list validate-assignment)
+NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader course_list assignment_list validate_assignment)
+quiet = out=$$($(1) 2>&1) || { echo "$$out"; exit 1; }
+
+$(VENV)/.student-jupyter: $(VENV)/.installed
+	@$(call quiet,$(JUPYTER) labextension disable --level=sys_prefix $(NBGRADER_LAB_PLUGINS))
+	@$(call quiet,$(JUPYTER) labextension lock --level=sys_prefix $(NBGRADER_LAB_PLUGINS))
+	@$(call quiet,$(JUPYTER) server extension disable --sys-prefix $(NBGRADER_SERVER_EXTENSIONS))
+	@touch $@
+	@echo "Jupyter: nbgrader's instructor interface is off for students ('make setup-instructor' turns it on)."
+
+# Instructors: the Formgrader, the Create Assignment panel and the Nbgrader menu, back in this venv's Jupyter.
+setup-instructor: setup
+	@$(call quiet,$(JUPYTER) labextension unlock --level=sys_prefix $(NBGRADER_LAB_PLUGINS))
+	@$(call quiet,$(JUPYTER) labextension enable --level=sys_prefix $(NBGRADER_LAB_PLUGINS))
+	@$(call quiet,$(JUPYTER) server extension enable --sys-prefix $(NBGRADER_SERVER_EXTENSIONS))
+	@echo "Jupyter: nbgrader's instructor interface is on; restart 'jupyter lab' ('make setup-student' turns it off)."
+
+setup-student:
+	@rm -f $(VENV)/.student-jupyter
+	@$(MAKE) --no-print-directory setup
 
 # `make grade` runs each submission in a bubblewrap sandbox (the Debian package bubblewrap). As root, setup installs
 # it with apt-get; anyone else is told the one command to run.

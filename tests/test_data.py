@@ -348,6 +348,13 @@ def test_mnist_is_downloaded_verified_prepared_by_tfds_and_loaded(server, cache:
     assert row["state"] == "ok" and row["splits"] == {"train": 60000, "test": 10000}
     assert Path(row["path"]).parent.parent == cache.parent / "tfds"
     assert not list((cache.parent / "tfds").glob(".staging-*"))  # nothing left of the preparation
+    import tensorflow_datasets as tfds
+
+    saved = Path(row["path"]) / "course-arrays-test.npz"  # tfds.as_numpy's arrays, saved once, in the manifest
+    assert saved.name in (Path(row["path"]) / data.prepared.MANIFEST).read_text()
+    records = tfds.as_numpy(tfds.load("mnist", split="test", batch_size=-1, data_dir=data.tfds_dir(), download=False))
+    np.testing.assert_array_equal(records["image"][..., 0], xt)
+    np.testing.assert_array_equal(records["label"], yt)
     server.requests.clear()
     data.load_mnist(progress=False)
     assert server.requests == []
