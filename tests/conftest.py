@@ -114,3 +114,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for lab in sorted(tally):
         caught, wrong, accepted, correct = tally[lab]
         terminalreporter.write_line(f"{lab}: wrong caught {caught}/{wrong}, correct accepted {accepted}/{correct}")
+
+
+@pytest.fixture
+def no_open_figures() -> Iterator[None]:
+    """Fail a test that leaves a figure registered with pyplot (plots are returned, never left open)."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    yield
+    assert plt.get_fignums() == []

@@ -24,12 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(autouse=True)
-def no_open_figures():
-    """Fail any test that leaves a figure registered with pyplot."""
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == []
+pytestmark = pytest.mark.usefixtures("no_open_figures")  # from conftest
 
 
 def render(fig: Figure, tmp_path: Path, name: str = "figure") -> Path:

@@ -9,7 +9,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
@@ -19,12 +18,7 @@ from utils.plots import RIGHT, WRONG, CourseFigure, attribution, dynamics  # noq
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(autouse=True)
-def no_open_figures():
-    """Fail any test that leaves a figure registered with pyplot."""
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == []
+pytestmark = pytest.mark.usefixtures("no_open_figures")  # from conftest
 
 
 def render(fig, tmp_path: Path) -> None:

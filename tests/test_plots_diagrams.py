@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
@@ -29,12 +28,7 @@ GRADS = dict(w1=0.0004385677345, w2=0.0008771354689, w3=0.0004977127353, w4=0.00
 LECTURE_MAP = np.array([[12.0, 20, 30, 0], [20, 12, 2, 0], [0, 70, 5, 2], [8, 2, 90, 3]])
 
 
-@pytest.fixture(autouse=True)
-def no_open_figures() -> Iterator[None]:
-    """Fail any test that leaves a figure registered with pyplot."""
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == []
+pytestmark = pytest.mark.usefixtures("no_open_figures")  # from conftest
 
 
 def only_axes(fig: Figure) -> Axes:
