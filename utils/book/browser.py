@@ -146,8 +146,13 @@ class _QuietServer(ThreadingHTTPServer):
 @contextmanager
 def chromium(window: tuple[int, int] = WINDOW) -> Iterator[Any]:
     """Start headless Chromium under chromedriver with a throw-away profile; yield the Selenium driver."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    try:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        raise RuntimeError("Selenium is not installed in this environment: run `make setup` "
+                           "(or `pip install -e .[book]`).") from None
 
     options = webdriver.ChromeOptions()
     options.binary_location = find_executable(BROWSERS)
@@ -157,7 +162,12 @@ def chromium(window: tuple[int, int] = WINDOW) -> Iterator[Any]:
                  f"--window-size={window[0]},{window[1]}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=find_executable(DRIVERS)))
+    try:
+        driver = webdriver.Chrome(options=options, service=Service(executable_path=find_executable(DRIVERS)))
+    except WebDriverException as exc:
+        shutil.rmtree(profile, ignore_errors=True)
+        first = (exc.msg or str(exc)).strip().splitlines()[0]
+        raise RuntimeError(f"Headless Chromium did not start ({first}); check {INSTALL_HINT}.") from None
     driver.set_script_timeout(WAIT_S)
     driver.set_page_load_timeout(WAIT_S)
     try:

@@ -83,10 +83,10 @@ def _with_header(nb: NotebookNode, repository_path: str, note: str) -> NotebookN
 
 def student_page(solution: Path, executed: NotebookNode | None, provenance: str) -> NotebookNode:
     """Return a lab's student notebook, with the solution run's outputs of its given cells (never of exercises)."""
-    page = labs.make_lab(labs.read(solution), solution.name)
+    source = labs.read(solution)
+    page = labs.make_lab(source, solution.name)  # a copy: nbgrader's preprocessors leave ``source`` as it was
     if executed is not None:
         by_id = {cell.get("id"): cell for cell in executed.cells}
-        source = labs.read(solution)
         for cell, original in zip(page.cells, source.cells):
             run = by_id.get(cell.get("id"))
             if cell.cell_type == "code" and run is not None and _kind(original) == "given":
