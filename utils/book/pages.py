@@ -70,7 +70,12 @@ def _cell(value: object) -> str:
 
 def results(summary: Summary, figures: dict[str, Path], latest: dict[str, str | None]) -> str:
     """Return a profile's results page: where and when it ran, the summary table, headline metrics and figures."""
-    runs = sorted({provenance(row, summary.profile) for row in summary.rows})
+    dated = sorted({(row["finished"][:10], row.get("machine") or "an unrecorded machine")
+                    for row in summary.rows if row.get("finished")})
+    runs = [f"{date} on {machine}" for date, machine in dated]
+    undated = sum(not row.get("finished") for row in summary.rows)
+    if undated:
+        runs.append(f"{undated} row(s) from runs made before `make run` recorded the date and machine")
     lines = [f"# Results: the {summary.profile} profile", "",
              f"The table is `build/summary-{summary.profile}.json`, the latest run of each notebook in this profile "
              "(`make run PROFILE=" + summary.profile + "`). Runs: " + "; ".join(runs) + ".", "",
