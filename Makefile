@@ -1,6 +1,6 @@
 # The course's two everyday commands are `make setup` and `make test` (see README.md).
 # Variables: PROFILE (smoke|cpu|gpu) for run and test, NOTEBOOKS (names or prefixes) for run,
-# JOBS (parallel pytest workers) for test, PYTHON3 (the interpreter that creates the venv).
+# JOBS (parallel pytest workers) for test, PYTHON3 (the interpreter that creates the venv), INSTRUCTOR=1 for book.
 
 PYTHON3 ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ JOBS ?= 2
 # Tests default to the fast smoke profile; `make run` defaults to the machine's own profile.
 TEST_PROFILE := $(or $(PROFILE),$(COURSE_PROFILE),smoke)
 
-.PHONY: setup sandbox setup-gpu setup-instructor setup-student test run labs check-labs clean-notebooks data-status grade bench kernel clean help
+.PHONY: setup sandbox browser book setup-gpu setup-instructor setup-student test run labs check-labs clean-notebooks data-status grade bench kernel clean help
 
 help:
 	@echo "make setup            create $(VENV), install the course and its dependencies, register the kernel,"
@@ -23,8 +23,10 @@ help:
 	@echo "make data-status      show which datasets are cached"
 	@echo "make grade LAB=01 SUBMISSIONS=dir   grade a class into build/grades/ (JOBS=2 in parallel)"
 	@echo "make bench            training throughput of each lab's model versus the matmul peak"
+	@echo "make book             the course as a website in build/book/html from what make run executed, checked in"
+	@echo "                     headless Chromium (INSTRUCTOR=1: with solutions, into build/book-instructor/html)"
 
-setup: $(VENV)/.installed $(VENV)/.student-jupyter sandbox
+setup: $(VENV)/.installed $(VENV)/.student-jupyter $(VENV)/.book sandbox browser
 
 # Students' Jupyter shows no nbgrader instructor interface: nbgrader's lab plugins (the Nbgrader menu, Formgrader,
 # the Create Assignment panel, the course and assignment lists of its exchange, the Validate button) and its server
@@ -72,6 +74,25 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 	@echo "Set up: activate with 'source $(VENV)/bin/activate', then 'jupyter lab'."
 
+# `make book` and its tests: Jupyter Book and Selenium (the optional extra `book`), then Debian's chromium,
+# chromium-driver and a font (the browser check) and MathJax 2 with its fonts (math on the site without a network).
+# As root, setup installs them with one apt-get; anyone else is told the one command to run.
+$(VENV)/.book: $(VENV)/.installed
+	$(PY) -m pip install --quiet --quiet --editable ".[book]"
+	@touch $@
+
+BROWSER_PACKAGES := chromium chromium-driver fonts-liberation libjs-mathjax fonts-mathjax
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1 \
+	    || [ ! -d /usr/share/javascript/mathjax/fonts/HTML-CSS/TeX/woff ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing $(BROWSER_PACKAGES) (make book's browser check and math) with apt-get..."; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      $(BROWSER_PACKAGES) >/dev/null; \
+	  else \
+	    echo "Note: 'make book' needs: sudo apt-get install $(BROWSER_PACKAGES)"; \
+	  fi; fi
+
 # GPU runners: the same environment with TensorFlow's CUDA build instead of tensorflow-cpu.
 setup-gpu: setup
 	$(PY) -m pip uninstall --quiet --yes tensorflow-cpu
@@ -100,6 +121,9 @@ grade: setup
 
 bench: setup
 	$(PY) -m utils bench $(if $(PROFILE),--profile $(PROFILE))
+
+book: setup
+	$(PY) -m utils book --check $(if $(INSTRUCTOR),--instructor)
 
 clean:
 	rm -rf build

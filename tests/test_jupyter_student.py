@@ -44,6 +44,7 @@ INSTRUCTOR_SERVER_ROUTES = {
     "nbgrader.server_extensions.validate_assignment": "/assignments/validate",
 }
 STARTUP_TIMEOUT_S = 45.0
+SCREENSHOT = ROOT / "build" / "book" / "screenshots" / "jupyterlab-student-lab.png"
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("jupyterlab") is None or importlib.util.find_spec("nbgrader") is None,
@@ -164,3 +165,35 @@ def test_no_nbgrader_config_warning_at_start(lab: Lab) -> None:
     log = lab.log.read_text()
     assert "No nbgrader_config.py file found" not in log, log[-3000:]
     assert "nbgrader" not in log.lower(), [line for line in log.splitlines() if "nbgrader" in line.lower()]
+
+
+def test_student_opens_a_lab_without_the_nbgrader_menu(lab: Lab) -> None:
+    """Lab 2 opened in JupyterLab in headless Chromium: its menu bar has no Nbgrader menu; a screenshot is saved."""
+    import shutil
+
+    from utils.book.browser import BROWSERS, DRIVERS, chromium
+
+    if importlib.util.find_spec("selenium") is None or not any(map(shutil.which, BROWSERS)) or not any(map(shutil.which, DRIVERS)):
+        message = "headless Chromium or Selenium is missing: run `make setup`"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with chromium() as driver:
+        driver.get(f"{lab.url}/lab/tree/labs/02_convolution.ipynb?token={lab.token}")
+        wait = WebDriverWait(driver, STARTUP_TIMEOUT_S)
+        wait.until(expected_conditions.visibility_of_element_located(
+            (By.XPATH, "//div[contains(@class, 'jp-NotebookPanel')]//h1[contains(., 'Lab 2')]")))
+        wait.until(lambda d: "Idle" in d.find_element(By.ID, "jp-main-statusbar").text)
+        for button in driver.find_elements(By.XPATH, "//div[contains(@class, 'Toastify')]//button[.='No']"):
+            button.click()  # JupyterLab's one-time question about news, which would cover the notebook
+        menus = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")]
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOT))
+    for kernel in lab.json("/api/kernels"):  # the notebook started one: shut it down, or the server waits for it
+        request = urllib.request.Request(f"{lab.url}/api/kernels/{kernel['id']}", method="DELETE",
+                                         headers={"Authorization": f"token {lab.token}"})
+        urllib.request.urlopen(request, timeout=10).close()
+    assert {"File", "Edit", "Kernel"} <= set(menus), menus
+    assert "Nbgrader" not in menus, f"students see the Nbgrader menu: {menus}"

@@ -13,7 +13,6 @@ from utils import labs
 
 SOLUTIONS = labs.solution_paths()
 ROOT = labs.ROOT
-MIN_LEAK_LENGTH = 12  # shorter lines ("return out", "pass") are too generic to call a leak
 
 
 def test_there_are_solutions() -> None:
@@ -29,34 +28,9 @@ def test_no_stray_labs() -> None:
     assert sorted(p.name for p in labs.LABS.glob("*.ipynb")) == sorted(p.name for p in SOLUTIONS)
 
 
-def _provided_lines() -> set[str]:
-    """Lines that appear outside solution regions in any solution notebook (given code)."""
-    provided: set[str] = set()
-    for path in SOLUTIONS:
-        for cell in labs.read(path).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if labs.BEGIN_SOLUTION in line:
-                    inside = True
-                elif labs.END_SOLUTION in line:
-                    inside = False
-                elif not inside:
-                    provided.add(line.strip())
-    return provided
-
-
-def _leakable(lines: set[str]) -> set[str]:
-    """Solution lines long and specific enough that finding them elsewhere means a leak."""
-    provided = _provided_lines()
-    return {
-        line for line in lines
-        if len(line) >= MIN_LEAK_LENGTH and not line.startswith("#") and line not in provided
-    }
-
-
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
 def test_no_solution_line_reaches_labs_or_utils(path: Path) -> None:
-    secret = _leakable(labs.solution_lines(labs.read(path)))
+    secret = labs.secret_lines(path)
     assert secret, f"{path.name} has no solution lines to protect"
     targets = sorted(labs.LABS.glob("*.ipynb")) + sorted((ROOT / "utils").rglob("*.py"))
     for target in targets:

@@ -34,6 +34,7 @@ def test_execute_collects_metrics_and_writes_exports(tmp_path: Path) -> None:
     result = runner.execute(path, tmp_path / "out", progress=False)
     assert result.status == "passed", result.error
     assert result.metrics == {"demo accuracy": 0.75}
+    assert result.finished[:2] == "20" and "cores" in result.machine  # the results page states when and where
     assert (tmp_path / "out" / "executed" / "demo.ipynb").exists()
     assert "demo accuracy" in (tmp_path / "out" / "html" / "demo.html").read_text()
 

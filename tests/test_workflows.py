@@ -14,8 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
+PUBLISHING = {"pages.yml"}  # builds and publishes the website instead of testing
+
+
+def _steps(path: Path) -> list[dict]:
+    """Return every step of every job of a workflow."""
+    return [s for job in yaml.safe_load(path.read_text())["jobs"].values() for s in job.get("steps", [])]
+
+
 def test_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOWS} >= {"cpu.yml", "gpu.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"cpu.yml", "gpu.yml", "pages.yml"}
 
 
 def test_workflows_match_the_github_schema() -> None:
@@ -25,11 +33,28 @@ def test_workflows_match_the_github_schema() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in WORKFLOWS if p.name not in PUBLISHING], ids=lambda p: p.name)
 def test_workflows_use_the_makefile_commands(path: Path) -> None:
-    steps = [s for job in yaml.safe_load(path.read_text())["jobs"].values() for s in job["steps"]]
-    commands = " ".join(s.get("run", "") for s in steps)
+    commands = " ".join(s.get("run", "") for s in _steps(path))
     assert "make setup" in commands and "make test" in commands
+
+
+def test_pages_workflow_builds_the_book_from_a_smoke_run_and_deploys_it() -> None:
+    path = ROOT / ".github/workflows/pages.yml"
+    workflow = yaml.safe_load(path.read_text())
+    commands = [s.get("run", "") for s in _steps(path)]
+    order = [next(i for i, c in enumerate(commands) if command in c)
+             for command in ("make setup", "make run PROFILE=smoke", "make book")]
+    assert order == sorted(order), commands
+    assert not any("INSTRUCTOR" in c for c in commands), "the instructor edition must never be published"
+    uses = {s.get("uses", "").split("@")[0]: s for s in _steps(path)}
+    assert uses["actions/upload-pages-artifact"]["with"]["path"] == "build/book/html"
+    assert "actions/deploy-pages" in uses
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers["push"]["branches"] == ["main"]
 
 
 def test_gpu_workflow_targets_a_self_hosted_gpu_runner() -> None:

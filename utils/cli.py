@@ -123,6 +123,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_book(args: argparse.Namespace) -> int:
+    """Build the course website from build/ (after `make run`), then check it in headless Chromium."""
+    from utils import book
+
+    html = book.build(Path(args.build), instructor=args.instructor, quiet=not args.verbose)
+    print(f"Built the {'instructor' if args.instructor else 'student'} site: {html}/index.html")
+    if args.check:
+        from utils.book import browser
+
+        report = browser.check_site(html, book.output_dir(Path(args.build), args.instructor) / "screenshots")
+        print(report.summary())
+        return 0 if report.ok else 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m utils``."""
     parser = argparse.ArgumentParser(prog="python -m utils", description="Convolutional-networks course tools.")
@@ -173,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade without the bubblewrap sandbox (unsafe for untrusted submissions; every row says so)")
     p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("book", help="build the course website from build/ into build/book/html (after `make run`)")
+    p.add_argument("--instructor", action="store_true", help="the edition with solutions, into build/book-instructor")
+    p.add_argument("--check", action="store_true", help="then open every page in headless Chromium and take screenshots")
+    p.add_argument("--build", default="build", help="the folder `make run` wrote (default: build)")
+    p.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
+    p.set_defaults(func=_cmd_book)
 
     p = sub.add_parser("bench", help="training throughput of each lab's model versus the matmul peak")
     p.add_argument("--profile", choices=["smoke", "cpu", "gpu"])

@@ -142,19 +142,52 @@ def diff(path: Path) -> str:
     return "".join(difflib.unified_diff(current, fresh, str(target), "regenerated"))
 
 
-def solution_lines(nb: NotebookNode) -> set[str]:
-    """Return the stripped code lines inside the notebook's solution regions."""
+MIN_SECRET_LENGTH = 12  # shorter lines ("return out", "pass") are too generic to call a leak
+
+
+def region_lines(nb: NotebookNode, begin: str = BEGIN_SOLUTION, end: str = END_SOLUTION) -> set[str]:
+    """Return the stripped lines between a pair of markers (default: the solution regions) in every cell."""
     lines: set[str] = set()
     for cell in nb.cells:
         inside = False
         for line in cell.source.splitlines():
-            if BEGIN_SOLUTION in line:
+            if begin in line:
                 inside = True
-            elif END_SOLUTION in line:
+            elif end in line:
                 inside = False
             elif inside and line.strip():
                 lines.add(line.strip())
     return lines
+
+
+def solution_lines(nb: NotebookNode) -> set[str]:
+    """Return the stripped code lines inside the notebook's solution regions."""
+    return region_lines(nb, BEGIN_SOLUTION, END_SOLUTION)
+
+
+def provided_lines(paths: list[Path]) -> set[str]:
+    """Return the stripped lines outside every solution and hidden-test region of these notebooks (the given code)."""
+    provided: set[str] = set()
+    for path in paths:
+        for cell in read(path).cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if BEGIN_SOLUTION in line or BEGIN_HIDDEN in line:
+                    inside = True
+                elif END_SOLUTION in line or END_HIDDEN in line:
+                    inside = False
+                elif not inside:
+                    provided.add(line.strip())
+    return provided
+
+
+def secret_lines(path: Path, provided: set[str] | None = None) -> set[str]:
+    """Return a solution notebook's solution and hidden-test lines specific enough that finding one elsewhere is a leak."""
+    provided = provided_lines(solution_paths()) if provided is None else provided
+    nb = read(path)
+    lines = solution_lines(nb) | region_lines(nb, BEGIN_HIDDEN, END_HIDDEN)
+    return {line for line in lines
+            if len(line) >= MIN_SECRET_LENGTH and not line.startswith("#") and line not in provided}
 
 
 def clean(paths: list[Path]) -> list[str]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import shutil
+import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,10 +31,31 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""
     cpu_seconds: float | None = None  # the kernel's user + system time; None where the OS cannot tell
+    finished: str = ""  # when the run ended, ISO 8601 with the time zone
+    machine: str = ""  # what ran it (see describe_machine)
 
     def headline(self) -> str:
         """Return the recorded headline metrics as 'name value' pairs."""
         return "; ".join(f"{k} {v:.4g}" for k, v in self.metrics.items())
+
+
+def describe_machine() -> str:
+    """Return the machine in one line: CPU model and cores, operating system, and GPUs where nvidia-smi lists any."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text(errors="replace").splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    parts = [f"{cpu}, {os.cpu_count()} cores", f"{platform.system()} {platform.release()}"]
+    if shutil.which("nvidia-smi"):
+        listed = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                text=True, check=False, timeout=30)
+        gpus = [line.strip() for line in listed.stdout.splitlines() if line.strip()]
+        parts.append("GPU: " + ", ".join(gpus) if gpus else "no GPU")
+    else:
+        parts.append("no GPU")
+    return "; ".join(parts)
 
 
 def find_notebooks(names: list[str] | None = None) -> list[Path]:
@@ -124,7 +148,8 @@ def execute(path: Path, out_dir: Path, cell_timeout: int = CELL_TIMEOUT_S, progr
     cpu = None if cpu_start is None or cpu_end is None else round(cpu_end - cpu_start, 1)
     error = error or _error_summary(nb)
     save(nb, path.stem, out_dir)
-    return RunResult(path.stem, status, round(seconds, 1), collect_metrics(nb), error, cpu)
+    return RunResult(path.stem, status, round(seconds, 1), collect_metrics(nb), error, cpu,
+                     time.strftime("%Y-%m-%dT%H:%M:%S%z"), describe_machine())
 
 
 def save(nb: NotebookNode, stem: str, out_dir: Path) -> None:
