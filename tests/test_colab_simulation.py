@@ -5,7 +5,7 @@ full ``tensorflow`` package from PyPI and ``ipykernel``, and nothing of the cour
 install the course from the address and tag in ``utils/course.py`` (git's ``url.<base>.insteadOf`` sends pip's clone
 of that address to a snapshot of this working tree, tagged with the version), prepare only the lab's datasets (served
 from the offline copies on 127.0.0.1 through ``COURSE_DATA_MIRROR``) and run to the first exercise's check, leaving
-every package that was there, TensorFlow first, as it was. pip's cache keeps TensorFlow's wheel between runs.
+every package that was there, TensorFlow first, as it was. It downloads TensorFlow (600 MB) unless pip's cache holds it.
 """
 
 from __future__ import annotations
