@@ -69,7 +69,7 @@ sandbox:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON3) -m venv $(VENV)
 	$(PY) -m pip install --quiet --quiet --upgrade pip
-	$(PY) -m pip install --quiet --quiet --editable .
+	$(PY) -m pip install --quiet --quiet --editable ".[cpu,local]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (cnn-course)" >/dev/null
 	@touch $@
 	@echo "Set up: activate with 'source $(VENV)/bin/activate', then 'jupyter lab'."

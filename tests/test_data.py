@@ -167,6 +167,18 @@ def test_a_bad_download_is_an_error_and_leaves_nothing(server, cache, monkeypatc
     assert files_under(cache.parent) == []  # neither the file nor a temporary file
 
 
+def test_a_mirror_is_tried_first_and_a_bad_one_falls_back(server, cache: Path, monkeypatch) -> None:
+    entry = demo_entry(monkeypatch, [server.serve("/blob.bin", BODY)])
+    server.serve("/mirror/demo/blob.bin", BODY)
+    monkeypatch.setenv("COURSE_DATA_MIRROR", server.url("/mirror/"))
+    assert data.fetch_file(entry, progress=False).read_bytes() == BODY
+    assert server.requests == ["/mirror/demo/blob.bin"]
+    (cache / entry.path).unlink()
+    monkeypatch.setenv("COURSE_DATA_MIRROR", server.url("/empty"))
+    assert data.fetch_file(entry, progress=False).read_bytes() == BODY
+    assert server.requests[1:] == ["/empty/demo/blob.bin", "/blob.bin"]
+
+
 def test_http_404_names_the_file_and_the_url(server, cache: Path, monkeypatch) -> None:
     entry = demo_entry(monkeypatch, [server.url("/missing.bin")])
     with pytest.raises(data.DataUnavailableError, match=r"'demo/blob.bin' of dataset 'demo'.*/missing.bin: HTTP 404"):

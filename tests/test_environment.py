@@ -12,12 +12,22 @@ from packaging.version import Version
 ROOT = Path(__file__).resolve().parent.parent
 
 
+EXTRAS = ("cpu", "local")  # what `make setup` installs besides the dependencies
+
+
+def _requirements(project: dict) -> list[str]:
+    """The dependencies and the extras `make setup` installs, as pyproject.toml writes them."""
+    return project["dependencies"] + [spec for extra in EXTRAS for spec in project["optional-dependencies"][extra]]
+
+
 def test_environment_yml_matches_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    assert "--editable ." in pip, "environment.yml must install the course package itself"
-    assert sorted(p for p in pip if p != "--editable .") == sorted(project["dependencies"])
+    editable = f"--editable .[{','.join(EXTRAS)}]"
+    assert editable in pip, "environment.yml must install the course package itself, with the extras make setup installs"
+    assert editable.split()[1] in (ROOT / "Makefile").read_text(), "make setup and environment.yml install other extras"
+    assert sorted(p for p in pip if p != editable) == sorted(_requirements(project))
     python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
     version = python.split("=")[1]
     assert Version(version + ".0") in SpecifierSet(project["requires-python"]), python
@@ -57,7 +67,7 @@ def _declared() -> set[str]:
     from packaging.utils import canonicalize_name
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {canonicalize_name(Requirement(spec).name) for spec in project["dependencies"]}
+    return {canonicalize_name(Requirement(spec).name) for spec in _requirements(project)}
 
 
 def test_companion_imports_are_declared_dependencies() -> None:

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="datasets: status | fetch [NAME...] | import DIR | prepare [NAME...] [--lab NN]")
     p.add_argument("action", choices=["status", "fetch", "import", "prepare"])
     p.add_argument("names", nargs="*", help="dataset names (fetch, prepare) or a folder (import)")
-    p.add_argument("--lab", action="append", help="prepare: every dataset lab NN loads (repeatable)")
+    p.add_argument("--lab", action="append", help="prepare: every dataset lab NN loads in the active profile (repeatable)")
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("zoo", help="pretrained encoders for Lab 5: build | status")

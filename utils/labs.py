@@ -113,8 +113,8 @@ def solution_paths() -> list[Path]:
 
 
 def generate(check: bool = False) -> list[str]:
-    """Regenerate every lab (or, with ``check``, list the labs that differ from a regeneration)."""
-    drifted = []
+    """Regenerate every lab after the setup cells' Colab lines (or, with ``check``, list what differs)."""
+    drifted = sync_setup_cells(check)
     expected_names = set()
     for path in solution_paths():
         target = lab_path(path)
@@ -200,4 +200,27 @@ def clean(paths: list[Path]) -> list[str]:
         if after != before:
             path.write_text(after, encoding="utf-8")
             changed.append(str(path))
+    return changed
+
+
+def sync_setup_cells(check: bool = False) -> list[str]:
+    """Write the Colab set-up (utils.course) into each solution's and companion's setup cell; list those changed."""
+    from utils import course
+
+    changed = []
+    for path in [*solution_paths(), *sorted(NOTEBOOKS.glob("*.ipynb"))]:
+        nb = read(path)
+        index = next((i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"), None)
+        if index is None:
+            raise LabError(f"{path.name} has no code cell to set the course up in.")
+        cells = [nb.cells[index - 1]] if index and nb.cells[index - 1].cell_type == "markdown" else []
+        before = [cell.source for cell in (*cells, nb.cells[index])]
+        for cell in cells:  # the Markdown just before the setup cell: the badge of what students open
+            cell.source = course.with_badge(cell.source, (lab_path(path) if path.parent == SOLUTIONS else path)
+                                            .relative_to(ROOT).as_posix())
+        nb.cells[index].source = course.with_bootstrap(nb.cells[index].source, course.lab_number(path))
+        if [cell.source for cell in (*cells, nb.cells[index])] != before:
+            changed.append(f"{path.relative_to(ROOT)} (Colab set-up)")
+            if not check:
+                write(nb, path)
     return changed

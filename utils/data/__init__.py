@@ -53,10 +53,14 @@ from utils.paths import data_dir, tfds_dir
 
 
 def prepare_lab(lab: str, *, profile: str | None = None, progress: bool = True) -> list[str]:
-    """Prepare every dataset lab ``lab`` ('01'..'07') loads in ``profile``; return their names."""
+    """Prepare every dataset lab ``lab`` ('01'..'07') loads in ``profile`` (default: the active one); return them."""
     key = str(lab).zfill(2)[:2]
     if key not in LAB_DATASETS:
         raise ValueError(f"Unknown lab '{lab}'; choose one of {', '.join(LAB_DATASETS)}.")
+    if profile is None:
+        from utils.profiles import get_profile
+
+        profile = get_profile().name
     names = [*LAB_DATASETS[key], *(GPU_LAB_DATASETS.get(key, ()) if profile == "gpu" else ())]
     for name in names:
         prepare(name, progress=progress)

@@ -293,6 +293,12 @@ def _unwritable_message(
     )
 
 
+def download_urls(entry: RemoteFile) -> tuple[str, ...]:
+    """Return where ``entry`` is downloaded from: ``$COURSE_DATA_MIRROR/PATH`` first when set, then its registry URLs."""
+    mirror = os.environ.get("COURSE_DATA_MIRROR", "").strip()
+    return ((f"{mirror.rstrip('/')}/{entry.path}",) if mirror else ()) + entry.urls
+
+
 def fetch_file(entry: RemoteFile, *, progress: bool = True) -> Path:
     """Return the verified cached copy of ``entry``, downloading it first when missing or corrupt."""
     root, origin = paths.data_dir_and_origin()
@@ -304,7 +310,8 @@ def fetch_file(entry: RemoteFile, *, progress: bool = True) -> Path:
     created: list[Path] = []
     try:
         created = _make_parents(target.parent)
-        for url in entry.urls:
+        urls = download_urls(entry)
+        for url in urls:
             out, tmp = _new_temp(target)
             try:
                 with out:
@@ -318,7 +325,7 @@ def fetch_file(entry: RemoteFile, *, progress: bool = True) -> Path:
                 return target
             finally:
                 _discard(tmp)
-            if progress and url != entry.urls[-1]:
+            if progress and url != urls[-1]:
                 print(f"{entry.name}: {problems[-1]}; trying the next mirror.")
     except _StoreFailed as exc:
         _remove_empty(created)
