@@ -8,7 +8,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from utils import labs
-from utils.course import colab_url
+from utils.course import COLAB_BADGE, colab_url
 
 # Outputs a page may show: what a static page renders without a kernel, a widget manager or the network.
 SHOWN_MIME = ("image/png", "image/jpeg", "image/svg+xml", "text/html", "text/markdown", "text/latex", "text/plain")
@@ -77,6 +77,9 @@ def _static(nb: NotebookNode) -> NotebookNode:
 
 def _with_header(nb: NotebookNode, repository_path: str, note: str) -> NotebookNode:
     """Insert the Colab badge and a note on where the outputs come from after the title cell."""
+    for cell in nb.cells:  # the setup cell's own badge, drawn from the site's copy: a page loads nothing remote
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace(COLAB_BADGE, "../_static/colab-badge.svg")
     nb.cells[1:1] = [_badge(repository_path), _note(note)]
     return nb
 
