@@ -208,8 +208,8 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
             # and residual nets of both degradation_depths (6n+2) on the first degradation_train_size images, in
             # batches of degradation_batch_size, without augmentation (cpu: batch 128 gave a residual gain of 0.0015,
             # batch 32 gave 0.054: the short run needs the extra updates). cpu depths 8 and 44: with 20 the residual
-            # gain depended on the sample (0.054, 0.024, 0.009); with 44 it read 0.26 and 0.18 on two samples, and
-            # plain-44 trailed plain-8 by 0.24 and 0.18, so cpu checks the paper's ordering too. smoke and cpu train on Fashion-MNIST padded to 32x32 (CIFAR-10 is download-only), gpu on
+            # gain depended on the sample (0.054, 0.024, 0.009); with 44 and one-cycle it read 0.105 and 0.138 on two
+            # samples, and plain-44 trailed plain-8 by 0.075 and 0.101, so cpu checks the paper's ordering too. smoke and cpu train on Fashion-MNIST padded to 32x32 (CIFAR-10 is download-only), gpu on
             # CIFAR-10. crop_padding: the paper's 4 on CIFAR-10; 2 on padded Fashion-MNIST, whose 2-pixel border lets
             # the crops shift a garment without cutting it.
             base=dict(
@@ -218,8 +218,10 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 val_size=5_000,
                 test_size=10_000,
                 widths=(8, 16, 32),
-                epochs=4,  # 2 epochs measured 0.879
+                epochs=5,  # one-cycle measured 0.901 in 3 epochs, 0.918 and 0.910 (two seeds) in 4, 0.918 and 0.915 in 5
                 batch_size=128,
+                schedule="one_cycle",  # linear warm-up over warmup_fraction of the steps, then linear decay to 0
+                warmup_fraction=0.15,
                 learning_rate=0.1,
                 momentum=0.9,
                 weight_decay=0.0001,
@@ -231,7 +233,7 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 degradation_train_size=4_000,
                 degradation_epochs=6,
                 check_plain_degradation=True,
-                min_test_accuracy=0.9,
+                min_test_accuracy=0.91,  # issue 19: at least 0.91 in at most 600 CPU s for the lab
                 min_residual_gain=0.03,
                 min_plain_degradation=0.05,
             ),
@@ -254,6 +256,7 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 train_size=45_000,
                 widths=(16, 32, 64),
                 epochs=182,
+                schedule="step",  # the paper's: divided by 10 at half and three quarters of the 64k iterations
                 crop_padding=4,
                 flip=True,
                 degradation_depths=(20, 56),
