@@ -235,7 +235,7 @@ LABS: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType(
                 check_plain_degradation=True,
                 min_test_accuracy=0.91,  # issue 19: at least 0.91 in at most 600 CPU s for the lab
                 min_residual_gain=0.03,
-                min_plain_degradation=0.05,
+                min_plain_degradation=0.01,  # as gpu (thresholds do not fall from cpu to gpu); measured 0.075-0.165
             ),
             smoke=dict(
                 train_size=2_000,
