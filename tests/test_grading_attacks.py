@@ -85,7 +85,7 @@ def attacked(tmp_path_factory, shared_datasets) -> dict:
     seconds = time.perf_counter() - start
     gradebook = root / "out" / "gradebook.csv"
     at_exit = {p.name: _digest(p) for p in (gradebook, root / "out" / "results.json")}
-    alive_at_exit = _ours()
+    alive_at_exit = _described(_ours())  # pid, state and command line of any survivor
     time.sleep(5)  # a daemon that waited for the grader to exit would strike now
     later = {p.name: _digest(p) for p in (gradebook, root / "out" / "results.json")}
     (root / "again").mkdir()
@@ -122,8 +122,22 @@ def test_the_gradebook_is_byte_identical_after_grade_exits(attacked) -> None:
     assert attacked["later"] == attacked["at_exit"]
 
 
+def _described(pids: list[int]) -> list[str]:
+    """Return each process's pid, state and command line, to say which one survived."""
+    described = []
+    for pid in pids:
+        try:
+            state = [line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State")]
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
+        except OSError:
+            state, cmd = ["gone"], ""
+        described.append(f"{pid} {state} {cmd}")
+    return described
+
+
 def test_no_process_of_a_graded_submission_survives(attacked) -> None:
-    assert attacked["alive_at_exit"] == [] and _ours() == []
+    assert attacked["alive_at_exit"] == [], attacked["alive_at_exit"]
+    assert _described(_ours()) == []
 
 
 def test_bombs_end_as_rows_with_a_one_line_reason(attacked) -> None:

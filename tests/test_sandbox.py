@@ -500,6 +500,51 @@ def test_repository_is_never_readable(tmp_path: Path) -> None:
             sandbox.kernel_manager(tmp_path / "s", [path], LIMITS, {})
 
 
+def _cgroups_of(pid: int) -> set[str]:
+    """Return the cgroup paths a process sits in (one per hierarchy), as /proc/PID/cgroup lists them."""
+    return {line.split(":", 2)[2] for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()}
+
+
+def test_a_launched_command_is_in_the_cgroup_from_its_first_instruction() -> None:
+    """The launch joins the cgroup before exec, so nothing it forks can be born outside (no race with a later move)."""
+    if os.geteuid() != 0:
+        pytest.skip("cgroups are made by a root grader only")
+    cgroup = sandbox.Cgroup(sandbox.cgroup_name(), sandbox.Limits(
+        memory_bytes=LIMITS.memory_bytes, processes=LIMITS.processes, cpus=0.5))
+    try:
+        assert cgroup.paths, "no cgroup could be made here"
+        # The child's own first act is to fork; the grandchild reports where it was born.
+        out = subprocess.run(cgroup.entering(["/bin/sh", "-c", "sh -c 'cat /proc/$$/cgroup'"]),
+                             capture_output=True, text=True, timeout=30, check=True).stdout
+        where = {line.split(":", 2)[2] for line in out.splitlines()}
+        assert where >= {f"/{path.name}" for path in cgroup.paths}, out
+    finally:
+        cgroup.remove()
+    assert all(not path.exists() for path in cgroup.paths)
+
+
+def test_a_cgroup_left_by_a_dead_maker_is_swept_and_a_living_makers_is_not() -> None:
+    """A worker killed at its deadline leaves its (empty) cgroup; the next sweep removes it, never a live one's."""
+    if os.geteuid() != 0:
+        pytest.skip("cgroups are made by a root grader only")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    limits = sandbox.Limits(memory_bytes=LIMITS.memory_bytes, processes=LIMITS.processes, cpus=0.5)
+    namespace = sandbox.cgroup_name().split("-")[2]
+    left = sandbox.Cgroup(f"{sandbox.CGROUP_PREFIX}{namespace}-{dead.pid}-{uuid.uuid4().hex[:12]}", limits)
+    mine = sandbox.Cgroup(sandbox.cgroup_name(), limits)
+    # Made by the same (dead) pid in another PID namespace: not this machine's to judge.
+    foreign = sandbox.Cgroup(f"{sandbox.CGROUP_PREFIX}1{namespace}-{dead.pid}-{uuid.uuid4().hex[:12]}", limits)
+    try:
+        assert left.paths and mine.paths and foreign.paths, "no cgroup could be made here"
+        assert sandbox.sweep_cgroups() >= len(left.paths)
+        assert not any(path.exists() for path in left.paths)
+        assert all(path.exists() for path in mine.paths + foreign.paths)
+    finally:
+        for cgroup in (left, mine, foreign):
+            cgroup.remove()
+
+
 def test_the_sandbox_shares_one_cgroup_and_cpu_quota(tmp_path: Path) -> None:
     """As root, every process of a sandbox sits in its own cgroup: one CPU quota, process count and memory limit."""
     if os.geteuid() != 0:
@@ -509,6 +554,8 @@ def test_the_sandbox_shares_one_cgroup_and_cpu_quota(tmp_path: Path) -> None:
     try:
         cgroup = k.km.sandbox_cgroup
         assert cgroup is not None and cgroup.paths, "no cgroup could be made here"
+        for pid in sandbox._sandbox_pids(k.km.sandbox_uid, k.km.sandbox_namespace):  # the kernel included
+            assert _cgroups_of(pid) >= {f"/{path.name}" for path in cgroup.paths}, pid
         # Four busy processes for two seconds get about one second of CPU in all (a quota of half a core).
         info = k.json("""
             import json, os, time

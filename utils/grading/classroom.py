@@ -205,6 +205,7 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
             _kill_group(int((tmp / "kernel.pid").read_text().strip()))  # a kernel that outlived its worker
         except (OSError, ValueError):
             pass
+        sandbox.sweep_cgroups()  # a worker killed at its deadline could not remove its sandbox's cgroup
         try:
             worker = json.loads((tmp / "result.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):

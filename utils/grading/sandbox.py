@@ -45,6 +45,7 @@ import json
 import os
 import random
 import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -360,6 +361,45 @@ def kill_all(km: Any, timeout: float = KILL_TIMEOUT_S) -> bool:
 # ---------------------------------------------------------------------------
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PREFIX = "cnn-sandbox-"
+
+
+def _maker() -> str:
+    """Return this process as its PID namespace's inode and its pid there, which tell a leftover cgroup's maker."""
+    namespace = "".join(ch for ch in os.readlink("/proc/self/ns/pid") if ch.isdigit())
+    return f"{namespace}-{os.getpid()}"
+
+
+def cgroup_name() -> str:
+    """Return a fresh name for a sandbox's cgroup; it names the process that makes it, so a leftover can be told."""
+    return f"{CGROUP_PREFIX}{_maker()}-{uuid.uuid4().hex[:12]}"
+
+
+def sweep_cgroups() -> int:
+    """Remove the empty sandbox cgroups whose maker is dead (a worker killed at its deadline cannot remove its own).
+
+    A cgroup whose maker lives is left alone (its kernel may be starting), and so is one made in another PID namespace
+    (another container on a shared cgroup tree, whose pids this one cannot see); one with processes in it cannot be
+    removed (rmdir refuses). Returns how many were removed.
+    """
+    removed, namespace = 0, _maker().split("-")[0]
+    bases = [CGROUP_ROOT] if (CGROUP_ROOT / "cgroup.controllers").exists() else \
+        [path for path in CGROUP_ROOT.iterdir() if (path / "cgroup.procs").exists()] if CGROUP_ROOT.is_dir() else []
+    for base in bases:
+        try:
+            found = [path for path in base.iterdir() if path.name.startswith(CGROUP_PREFIX)]
+        except OSError:
+            continue
+        for path in found:
+            parts = path.name[len(CGROUP_PREFIX):].split("-")
+            if len(parts) != 3 or parts[0] != namespace or not parts[1].isdigit() or Path(f"/proc/{parts[1]}").exists():
+                continue
+            try:
+                path.rmdir()
+                removed += 1
+            except OSError:
+                pass  # processes still in it, or not ours to remove
+    return removed
 
 
 class Cgroup:
@@ -407,6 +447,17 @@ class Cgroup:
             path.write_text(value)
         except FileNotFoundError:
             pass
+
+    def entering(self, cmd: list[str]) -> list[str]:
+        """Return cmd prefixed so that its first process joins the cgroup before it execs, and so all it starts.
+
+        Moving the processes in after the launch races with them: bwrap's init may fork the kernel between the
+        listing of the sandbox's processes and the move, and that kernel would run outside every limit.
+        """
+        if not self.paths:
+            return cmd
+        joins = "; ".join(f"echo $$ > {shlex.quote(str(path / 'cgroup.procs'))}" for path in self.paths)
+        return ["/bin/sh", "-c", f'{{ {joins}; }} 2>/dev/null; exec "$@"', "sandbox-entry", *cmd]
 
     def add(self, pids: list[int]) -> None:
         """Move processes (with all their threads) into the cgroup."""
@@ -505,10 +556,15 @@ def _manager_class() -> type:
             limits, uid, gid = self.sandbox_limits, self.sandbox_uid, self.sandbox_gid
             if uid is not None:
                 _chown_tree(self.sandbox_scratch, uid, gid)  # files the caller made since (env folders, inputs)
+            if os.geteuid() == 0:
+                sweep_cgroups()
+                self.sandbox_cgroup = Cgroup(cgroup_name(), limits)
             read_fd, write_fd = os.pipe()
             try:
                 cmd = [*_command(bwrap, self.sandbox_scratch, self.sandbox_readable, limits, uid, gid,
                                  ["--info-fd", str(write_fd)]), *kernel_cmd]
+                if self.sandbox_cgroup is not None:
+                    cmd = self.sandbox_cgroup.entering(cmd)
                 try:
                     await super()._async_launch_kernel(cmd, pass_fds=(write_fd,), **kw)
                 finally:
@@ -520,8 +576,7 @@ def _manager_class() -> type:
             if isinstance(child, int):
                 self.sandbox_init_pid = child
                 self.sandbox_namespace = _pid_namespace(child)
-            if os.geteuid() == 0:  # nothing the student wrote has run yet: every process of the sandbox is here
-                self.sandbox_cgroup = Cgroup(f"cnn-sandbox-{uuid.uuid4().hex[:12]}", limits)
+            if self.sandbox_cgroup is not None:  # born inside; this only catches a launch that could not join
                 process = getattr(self.provisioner, "process", None)
                 self.sandbox_cgroup.add([p for p in [getattr(process, "pid", None)] if p]
                                         + _sandbox_pids(uid, self.sandbox_namespace))
