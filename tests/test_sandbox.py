@@ -545,6 +545,42 @@ def test_a_cgroup_left_by_a_dead_maker_is_swept_and_a_living_makers_is_not() -> 
             cgroup.remove()
 
 
+def test_ending_a_dead_workers_cgroups_kills_all_it_started_and_removes_them() -> None:
+    """What a killed worker's sandbox left running (a setsid daemon too) is killed and waited for by the grader."""
+    if os.geteuid() != 0:
+        pytest.skip("cgroups are made by a root grader only")
+    worker = subprocess.Popen(["true"])
+    worker.wait()
+    namespace = sandbox.cgroup_name().split("-")[2]
+    limits = sandbox.Limits(memory_bytes=LIMITS.memory_bytes, processes=LIMITS.processes, cpus=0.5)
+    cgroup = sandbox.Cgroup(f"{sandbox.CGROUP_PREFIX}{namespace}-{worker.pid}-{uuid.uuid4().hex[:12]}", limits)
+    other = sandbox.Cgroup(sandbox.cgroup_name(), limits)  # another (living) worker's: left alone
+    left = subprocess.Popen(cgroup.entering(["/bin/sh", "-c", "setsid sleep 300 & exec sleep 300"]))
+    try:
+        assert cgroup.paths and other.paths, "no cgroup could be made here"
+        assert _wait_until(lambda: len((cgroup.paths[0] / "cgroup.procs").read_text().split()) == 2, 10)
+        started = [int(pid) for pid in (cgroup.paths[0] / "cgroup.procs").read_text().split()]
+        assert sandbox.end_cgroups(worker.pid)
+        left.wait(timeout=10)
+        assert not any(Path(f"/proc/{pid}").exists() and _status_of(pid) != "Z" for pid in started)
+        assert not any(path.exists() for path in cgroup.paths)
+        assert all(path.exists() for path in other.paths)
+    finally:
+        left.kill()
+        left.wait()
+        cgroup.remove()
+        other.remove()
+
+
+def _status_of(pid: int) -> str:
+    """Return a process's state letter ('' when it is gone)."""
+    try:
+        return next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return ""
+
+
 def test_the_sweep_is_a_no_op_where_no_cgroups_are_made(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without root, or without PID namespaces (macOS under --no-sandbox), the grader's sweep does nothing, quietly."""
     def no_namespaces(path: str) -> str:
@@ -553,7 +589,7 @@ def test_the_sweep_is_a_no_op_where_no_cgroups_are_made(monkeypatch: pytest.Monk
     monkeypatch.setattr(sandbox.os, "readlink", no_namespaces)
     assert sandbox.cgroup_name().startswith(f"{sandbox.CGROUP_PREFIX}0-{os.getpid()}-")
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
-    assert sandbox.sweep_cgroups() == 0
+    assert sandbox.sweep_cgroups() == 0 and sandbox.end_cgroups(os.getpid())
 
 
 def test_the_sandbox_shares_one_cgroup_and_cpu_quota(tmp_path: Path) -> None:

@@ -205,7 +205,9 @@ def _grade_one(sub: Submission, ctx: _Context, feedback: Path) -> Row:
             _kill_group(int((tmp / "kernel.pid").read_text().strip()))  # a kernel that outlived its worker
         except (OSError, ValueError):
             pass
-        sandbox.sweep_cgroups()  # a worker killed at its deadline could not remove its sandbox's cgroup
+        # As root, everything the sandbox started is in its cgroup: kill it all and wait, so that nothing of this
+        # submission runs once its row is made (a worker killed at its deadline could not clean up either).
+        sandbox.end_cgroups(proc.pid)
         try:
             worker = json.loads((tmp / "result.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):

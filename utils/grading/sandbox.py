@@ -378,6 +378,28 @@ def cgroup_name() -> str:
     return f"{CGROUP_PREFIX}{_maker()}-{uuid.uuid4().hex[:12]}"
 
 
+def _made_here() -> dict[Path, int]:
+    """Return the sandbox cgroups made in this PID namespace (in every hierarchy), each with its maker's pid."""
+    if os.geteuid() != 0 or not CGROUP_ROOT.is_dir():
+        return {}  # only a root grader makes cgroups
+    namespace = _maker().split("-")[0]
+    if (CGROUP_ROOT / "cgroup.controllers").exists():  # v2: one hierarchy
+        bases = [CGROUP_ROOT]
+    else:
+        bases = [path for path in CGROUP_ROOT.iterdir() if (path / "cgroup.procs").exists()]
+    found = {}
+    for base in bases:
+        try:
+            paths = [path for path in base.iterdir() if path.name.startswith(CGROUP_PREFIX)]
+        except OSError:
+            continue
+        for path in paths:
+            parts = path.name[len(CGROUP_PREFIX):].split("-")
+            if len(parts) == 3 and parts[0] == namespace and parts[1].isdigit():
+                found[path] = int(parts[1])
+    return found
+
+
 def sweep_cgroups() -> int:
     """Remove the empty sandbox cgroups whose maker is dead (a worker killed at its deadline cannot remove its own).
 
@@ -385,28 +407,53 @@ def sweep_cgroups() -> int:
     (another container on a shared cgroup tree, whose pids this one cannot see); one with processes in it cannot be
     removed (rmdir refuses). Returns how many were removed.
     """
-    if os.geteuid() != 0 or not CGROUP_ROOT.is_dir():
-        return 0  # only a root grader makes cgroups
-    removed, namespace = 0, _maker().split("-")[0]
-    if (CGROUP_ROOT / "cgroup.controllers").exists():  # v2: one hierarchy
-        bases = [CGROUP_ROOT]
-    else:
-        bases = [path for path in CGROUP_ROOT.iterdir() if (path / "cgroup.procs").exists()]
-    for base in bases:
-        try:
-            found = [path for path in base.iterdir() if path.name.startswith(CGROUP_PREFIX)]
-        except OSError:
+    removed = 0
+    for path, maker in _made_here().items():
+        if Path(f"/proc/{maker}").exists():
             continue
-        for path in found:
-            parts = path.name[len(CGROUP_PREFIX):].split("-")
-            if len(parts) != 3 or parts[0] != namespace or not parts[1].isdigit() or Path(f"/proc/{parts[1]}").exists():
-                continue
-            try:
-                path.rmdir()
-                removed += 1
-            except OSError:
-                pass  # processes still in it, or not ours to remove
+        try:
+            path.rmdir()
+            removed += 1
+        except OSError:
+            pass  # processes still in it
     return removed
+
+
+def end_cgroups(maker: int, timeout: float = KILL_TIMEOUT_S) -> bool:
+    """Kill every process in the cgroups that process ``maker`` (a dead worker) made, wait for them, remove the cgroups.
+
+    The grader calls it after it killed a worker: whatever that worker's sandbox started, daemons and fork bombs
+    included, is in its cgroup, so the grade returns only when nothing of the submission runs. True when none is left.
+    """
+    paths = [path for path, made_by in _made_here().items() if made_by == maker]
+    end = time.monotonic() + timeout
+    while paths:
+        for path in list(paths):
+            try:
+                pids = [int(pid) for pid in (path / "cgroup.procs").read_text().split()]
+            except (OSError, ValueError):
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            if not pids:
+                try:
+                    path.rmdir()
+                    paths.remove(path)
+                    continue
+                except FileNotFoundError:
+                    paths.remove(path)
+                    continue
+                except OSError:
+                    pass  # the last ones are still being reaped
+        if not paths:
+            break
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 class Cgroup:
