@@ -462,6 +462,7 @@ def test_everything_dies_when_the_parent_is_killed(tmp_path: Path) -> None:
             parent.kill()
             parent.wait()
         _kill(_marked(marker) + _of_uid(uid) + _marked(str(tmp_path / "s")))  # bwrap's and the kernel's lines name it
+        assert sandbox.end_cgroups(parent.pid)  # as the grader does for a killed worker: its cgroup goes too
 
 
 def test_no_sandbox_keeps_env_and_cwd(tmp_path: Path) -> None:
